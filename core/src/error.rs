@@ -1,0 +1,150 @@
+//! The one error type every kinfolk call returns.
+//!
+//! Variants are *categories* a host can match on and map to a response in one
+//! line ([`Error::code`], [`Error::http_status`]); storage engines map their own
+//! errors into [`Error::Storage`] (or a domain category such as
+//! [`Error::UsernameTaken`] for a unique-index violation) in one place.
+
+use std::fmt;
+
+/// Shorthand for `Result<T, kinfolk::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every failure kinfolk reports.
+///
+/// Bad input always yields a typed variant and leaves stored data unchanged;
+/// corrupt or unexpected stored data yields [`Error::Storage`], never a panic.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The thing asked for does not exist, or the caller may not know that it
+    /// exists (a deactivated user, a user who blocks the caller). A hidden
+    /// user is indistinguishable from a missing one.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked up: `user`, `room`, `membership`, `follow_request`, …
+        what: &'static str,
+    },
+    /// The caller (`actor`/`viewer`) does not name an existing user.
+    #[error("the caller is not a known user")]
+    Unauthenticated,
+    /// The caller's account is deactivated: it may only read its own profile,
+    /// reactivate, export or delete the account.
+    #[error("the caller's account is deactivated")]
+    Deactivated,
+    /// A field failed validation.
+    #[error("invalid {field}: {reason}")]
+    Validation {
+        /// The field, as named in the JSON shape (`username`, `limit`, `cursor`, …).
+        field: &'static str,
+        /// A short, human-readable reason.
+        reason: String,
+    },
+    /// The username (compared case-insensitively) belongs to, or is held for, someone else.
+    #[error("username is taken")]
+    UsernameTaken,
+    /// The username is reserved (also after folding look-alike characters).
+    #[error("username is reserved")]
+    UsernameReserved,
+    /// A user tried to follow themselves.
+    #[error("a user cannot follow themselves")]
+    CannotFollowSelf,
+    /// A block between the two users (in either direction) forbids the action.
+    #[error("blocked")]
+    Blocked,
+    /// The caller may not do this (list visibility, room roles, invite settings).
+    #[error("forbidden: {reason}")]
+    Forbidden {
+        /// Why, for logs and developers; safe to show to the caller.
+        reason: &'static str,
+    },
+    /// A configured cap was reached (for example the number of users one may follow).
+    #[error("limit exceeded: {what} (at most {limit})")]
+    LimitExceeded {
+        /// Which limit.
+        what: &'static str,
+        /// Its configured value.
+        limit: u64,
+    },
+    /// The value changed since the caller read it (stale settings version), or a
+    /// uniqueness rule other than the username was hit (a connected account
+    /// already linked to another user).
+    #[error("conflict: {reason}")]
+    Conflict {
+        /// What conflicted.
+        reason: &'static str,
+    },
+    /// The store failed or holds data kinfolk cannot read (I/O, corruption,
+    /// a schema written by a newer version).
+    #[error("storage error: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// A validation error for `field`.
+    pub fn validation(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::Validation {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// A storage error from any error value.
+    pub fn storage(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Storage(source.into())
+    }
+
+    /// A storage error for stored data that cannot be decoded or violates an invariant.
+    pub fn corrupt(what: impl fmt::Display) -> Self {
+        Error::Storage(format!("corrupt stored data: {what}").into())
+    }
+
+    /// `NotFound` for a user.
+    pub(crate) fn user_not_found() -> Self {
+        Error::NotFound { what: "user" }
+    }
+
+    /// A stable, snake_case code for this error, for logs and API responses.
+    ///
+    /// ```
+    /// assert_eq!(kinfolk::Error::UsernameTaken.code(), "username_taken");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "not_found",
+            Error::Unauthenticated => "unauthenticated",
+            Error::Deactivated => "deactivated",
+            Error::Validation { .. } => "validation",
+            Error::UsernameTaken => "username_taken",
+            Error::UsernameReserved => "username_reserved",
+            Error::CannotFollowSelf => "cannot_follow_self",
+            Error::Blocked => "blocked",
+            Error::Forbidden { .. } => "forbidden",
+            Error::LimitExceeded { .. } => "limit_exceeded",
+            Error::Conflict { .. } => "conflict",
+            Error::Storage(_) => "storage",
+        }
+    }
+
+    /// The HTTP status a host would usually answer with.
+    ///
+    /// ```
+    /// assert_eq!(kinfolk::Error::UsernameTaken.http_status(), 409);
+    /// ```
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::NotFound { .. } => 404,
+            Error::Unauthenticated => 401,
+            Error::Deactivated => 403,
+            Error::Validation { .. } => 422,
+            Error::UsernameTaken => 409,
+            Error::UsernameReserved => 422,
+            Error::CannotFollowSelf => 422,
+            Error::Blocked => 403,
+            Error::Forbidden { .. } => 403,
+            Error::LimitExceeded { .. } => 429,
+            Error::Conflict { .. } => 409,
+            Error::Storage(_) => 500,
+        }
+    }
+}

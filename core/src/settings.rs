@@ -1,0 +1,354 @@
+//! Settings (SPEC §4): notifications, privacy and display preferences, with a
+//! version every change bumps, and the partial [`SettingsPatch`].
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// How often to send an e-mail digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum EmailDigest {
+    Never,
+    Daily,
+    Weekly,
+}
+
+/// Who may list someone's followers or following.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListVisibility {
+    /// Anyone, anonymous viewers included.
+    Public,
+    /// Approved followers (and the owner).
+    Followers,
+    /// The owner only.
+    Owner,
+}
+
+/// Who may mention the user or invite them to rooms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Anyone.
+    Everyone,
+    /// People the user follows.
+    Following,
+    /// No one.
+    Nobody,
+}
+
+/// Colour theme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Theme {
+    System,
+    Light,
+    Dark,
+}
+
+/// A well-formed BCP 47 language tag (`en`, `pt-BR`, `zh-Hant-TW`).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LanguageTag(String);
+
+impl LanguageTag {
+    /// Validates a tag with the `language-tags` crate (RFC 5646 grammar).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] (`language`).
+    pub fn parse(raw: &str) -> Result<Self> {
+        if raw.len() > 64 {
+            return Err(Error::validation("language", "not a BCP 47 language tag"));
+        }
+        let tag = language_tags::LanguageTag::parse(raw)
+            .map_err(|_| Error::validation("language", "not a BCP 47 language tag"))?;
+        tag.validate()
+            .map_err(|_| Error::validation("language", "not a valid BCP 47 language tag"))?;
+        Ok(Self(tag.as_str().to_string()))
+    }
+    /// The tag.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LanguageTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LanguageTag({})", self.0)
+    }
+}
+impl TryFrom<String> for LanguageTag {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Self::parse(&s)
+    }
+}
+impl From<LanguageTag> for String {
+    fn from(v: LanguageTag) -> String {
+        v.0
+    }
+}
+
+/// An IANA time-zone name checked against the tz database bundled by `chrono-tz`.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TimeZoneName(String);
+
+impl TimeZoneName {
+    /// Validates a zone name (`Europe/Paris`, `UTC`).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] (`timezone`) for a name the database does not know.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let tz = chrono_tz::Tz::from_str(raw)
+            .map_err(|_| Error::validation("timezone", "not an IANA time zone"))?;
+        Ok(Self(tz.name().to_string()))
+    }
+    /// The zone name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TimeZoneName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TimeZoneName({})", self.0)
+    }
+}
+impl TryFrom<String> for TimeZoneName {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Self::parse(&s)
+    }
+}
+impl From<TimeZoneName> for String {
+    fn from(v: TimeZoneName) -> String {
+        v.0
+    }
+}
+
+/// Notification preferences.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Someone followed me.
+    pub new_follower: bool,
+    /// Someone asked to follow me.
+    pub follow_request: bool,
+    /// Someone mentioned me.
+    pub mention: bool,
+    /// Someone invited me to a room.
+    pub room_invite: bool,
+    /// E-mail digest frequency.
+    pub email_digest: EmailDigest,
+}
+
+/// Privacy settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// Follows need my approval. Turning it off approves every pending request.
+    pub private_account: bool,
+    /// I appear in discovery search.
+    pub discoverable: bool,
+    /// Who may list my followers.
+    pub followers_visibility: ListVisibility,
+    /// Who may list whom I follow.
+    pub following_visibility: ListVisibility,
+    /// Others see my counts.
+    pub show_counts: bool,
+    /// Who may mention me.
+    pub allow_mentions: Audience,
+    /// Who may add me to rooms.
+    pub allow_room_invites: Audience,
+}
+
+/// Display preferences.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisplaySettings {
+    /// Colour theme.
+    pub theme: Theme,
+    /// Interface language.
+    pub language: LanguageTag,
+    /// Time zone.
+    pub timezone: TimeZoneName,
+    /// Compact layout.
+    pub compact: bool,
+}
+
+/// All settings of a user, with the version every change bumps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Starts at 1; every applied, non-empty patch adds 1.
+    pub version: u64,
+    /// Notifications.
+    pub notifications: NotificationSettings,
+    /// Privacy.
+    pub privacy: PrivacySettings,
+    /// Display.
+    pub display: DisplaySettings,
+}
+
+impl Default for Settings {
+    /// Public, discoverable, everything visible, notifications on, weekly digest,
+    /// system theme, `en`, `UTC`.
+    fn default() -> Self {
+        Settings {
+            version: 1,
+            notifications: NotificationSettings {
+                new_follower: true,
+                follow_request: true,
+                mention: true,
+                room_invite: true,
+                email_digest: EmailDigest::Weekly,
+            },
+            privacy: PrivacySettings {
+                private_account: false,
+                discoverable: true,
+                followers_visibility: ListVisibility::Public,
+                following_visibility: ListVisibility::Public,
+                show_counts: true,
+                allow_mentions: Audience::Everyone,
+                allow_room_invites: Audience::Everyone,
+            },
+            display: DisplaySettings {
+                theme: Theme::System,
+                language: LanguageTag("en".to_string()),
+                timezone: TimeZoneName("UTC".to_string()),
+                compact: false,
+            },
+        }
+    }
+}
+
+/// Partial notification settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct NotificationPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_follower: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_request: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mention: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_invite: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_digest: Option<EmailDigest>,
+}
+
+/// Partial privacy settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct PrivacyPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_account: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discoverable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers_visibility: Option<ListVisibility>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub following_visibility: Option<ListVisibility>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub show_counts: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_mentions: Option<Audience>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_room_invites: Option<Audience>,
+}
+
+/// Partial display settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DisplayPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<Theme>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<LanguageTag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<TimeZoneName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact: Option<bool>,
+}
+
+/// A partial settings update: every field optional, absent = unchanged,
+/// unknown JSON fields refused. `expected_version`, when given, must equal the
+/// current version or the patch is refused with [`Error::Conflict`].
+///
+/// ```
+/// let patch: kinfolk::SettingsPatch =
+///     serde_json::from_str(r#"{"privacy":{"private_account":true},"expected_version":1}"#).unwrap();
+/// assert_eq!(patch.privacy.unwrap().private_account, Some(true));
+/// assert!(serde_json::from_str::<kinfolk::SettingsPatch>(r#"{"colour":"red"}"#).is_err());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    /// The version the patch was made against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+    /// Notification changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotificationPatch>,
+    /// Privacy changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyPatch>,
+    /// Display changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<DisplayPatch>,
+}
+
+macro_rules! set_if {
+    ($changed:ident, $target:expr, $value:expr) => {
+        if let Some(v) = $value {
+            if $target != v {
+                $target = v;
+                $changed = true;
+            }
+        }
+    };
+}
+
+impl Settings {
+    /// Applies a patch, returning whether any value changed. Does not touch the
+    /// version or check `expected_version`; the service does both.
+    pub fn apply(&mut self, patch: &SettingsPatch) -> bool {
+        let mut changed = false;
+        if let Some(n) = &patch.notifications {
+            let t = &mut self.notifications;
+            set_if!(changed, t.new_follower, n.new_follower);
+            set_if!(changed, t.follow_request, n.follow_request);
+            set_if!(changed, t.mention, n.mention);
+            set_if!(changed, t.room_invite, n.room_invite);
+            set_if!(changed, t.email_digest, n.email_digest);
+        }
+        if let Some(p) = &patch.privacy {
+            let t = &mut self.privacy;
+            set_if!(changed, t.private_account, p.private_account);
+            set_if!(changed, t.discoverable, p.discoverable);
+            set_if!(changed, t.followers_visibility, p.followers_visibility);
+            set_if!(changed, t.following_visibility, p.following_visibility);
+            set_if!(changed, t.show_counts, p.show_counts);
+            set_if!(changed, t.allow_mentions, p.allow_mentions);
+            set_if!(changed, t.allow_room_invites, p.allow_room_invites);
+        }
+        if let Some(d) = &patch.display {
+            let t = &mut self.display;
+            set_if!(changed, t.theme, d.theme);
+            set_if!(changed, t.language, d.language.clone());
+            set_if!(changed, t.timezone, d.timezone.clone());
+            set_if!(changed, t.compact, d.compact);
+        }
+        changed
+    }
+}

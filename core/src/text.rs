@@ -1,0 +1,82 @@
+//! Text rules shared by the profile fields and by search: NFC, control
+//! characters, bidi controls, and the case/accent folding used for matching.
+
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::{Error, Result};
+
+/// Bidi embedding/override (U+202A–202E) and isolate (U+2066–2069) controls.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Trims, NFC-normalises and checks a single-line text field: `min..=max`
+/// Unicode scalar values, no control characters, no bidi controls.
+pub(crate) fn single_line(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String> {
+    let text: String = raw.trim().nfc().collect();
+    check_chars(field, &text, false)?;
+    check_len(field, &text, min, max)?;
+    Ok(text)
+}
+
+/// Like [`single_line`] but newlines are allowed (`\r\n` and `\r` become `\n`).
+pub(crate) fn multi_line(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String> {
+    let unified = raw.replace("\r\n", "\n").replace('\r', "\n");
+    let text: String = unified.trim().nfc().collect();
+    check_chars(field, &text, true)?;
+    check_len(field, &text, min, max)?;
+    Ok(text)
+}
+
+fn check_chars(field: &'static str, text: &str, newlines: bool) -> Result<()> {
+    for c in text.chars() {
+        if c == '\n' && newlines {
+            continue;
+        }
+        if c.is_control() {
+            return Err(Error::validation(field, "control characters are not allowed"));
+        }
+        if is_bidi_control(c) {
+            return Err(Error::validation(field, "bidi override and isolate characters are not allowed"));
+        }
+    }
+    Ok(())
+}
+
+fn check_len(field: &'static str, text: &str, min: usize, max: usize) -> Result<()> {
+    let n = text.chars().count();
+    if n < min {
+        return Err(Error::validation(
+            field,
+            if min == 1 {
+                "must not be empty".to_string()
+            } else {
+                format!("must have at least {min} characters")
+            },
+        ));
+    }
+    if n > max {
+        return Err(Error::validation(field, format!("must have at most {max} characters")));
+    }
+    Ok(())
+}
+
+/// Case- and accent-insensitive form used for matching: NFD, combining marks
+/// removed, lower-cased, NFC again. Non-Latin scripts keep their letters.
+///
+/// ```
+/// assert_eq!(kinfolk::text::fold("José ÁLVAREZ"), "jose alvarez");
+/// assert_eq!(kinfolk::text::fold("Дмитрий"), "дмитрий");
+/// ```
+pub fn fold(text: &str) -> String {
+    let stripped: String = text.nfd().filter(|c| !is_combining_mark(*c)).collect();
+    stripped.to_lowercase().nfc().collect()
+}
+
+/// The words of a folded text: split on anything that is not a letter or a digit.
+pub fn words(folded: &str) -> impl Iterator<Item = &str> {
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
