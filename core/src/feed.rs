@@ -24,32 +24,107 @@ pub struct ChangeEvent {
 #[non_exhaustive]
 #[allow(missing_docs)]
 pub enum Change {
-    UserRegistered { user: UserId },
-    ProfileUpdated { user: UserId },
-    UsernameChanged { user: UserId },
-    SettingsChanged { user: UserId },
-    Followed { follower: UserId, followee: UserId },
-    Unfollowed { follower: UserId, followee: UserId },
-    FollowRequested { requester: UserId, target: UserId },
-    FollowRequestCancelled { requester: UserId, target: UserId },
-    FollowApproved { requester: UserId, target: UserId },
-    FollowRejected { requester: UserId, target: UserId },
-    FollowerRemoved { user: UserId, follower: UserId },
-    Blocked { blocker: UserId, blocked: UserId },
-    Unblocked { blocker: UserId, blocked: UserId },
-    Muted { muter: UserId, muted: UserId, until: Option<Timestamp> },
-    Unmuted { muter: UserId, muted: UserId },
-    Deactivated { user: UserId },
-    Reactivated { user: UserId },
-    AccountDeleted { user: UserId },
-    AccountLinked { user: UserId, provider: String },
-    AccountUnlinked { user: UserId, provider: String },
-    RoomCreated { room: RoomId, by: UserId },
-    MemberAdded { room: RoomId, user: UserId, by: UserId },
-    MemberRemoved { room: RoomId, user: UserId, by: UserId },
-    MemberLeft { room: RoomId, user: UserId },
-    RoleChanged { room: RoomId, user: UserId, role: RoomRole, by: UserId },
-    RoomDeleted { room: RoomId },
+    UserRegistered {
+        user: UserId,
+    },
+    ProfileUpdated {
+        user: UserId,
+    },
+    UsernameChanged {
+        user: UserId,
+    },
+    SettingsChanged {
+        user: UserId,
+    },
+    Followed {
+        follower: UserId,
+        followee: UserId,
+    },
+    Unfollowed {
+        follower: UserId,
+        followee: UserId,
+    },
+    FollowRequested {
+        requester: UserId,
+        target: UserId,
+    },
+    FollowRequestCancelled {
+        requester: UserId,
+        target: UserId,
+    },
+    FollowApproved {
+        requester: UserId,
+        target: UserId,
+    },
+    FollowRejected {
+        requester: UserId,
+        target: UserId,
+    },
+    FollowerRemoved {
+        user: UserId,
+        follower: UserId,
+    },
+    Blocked {
+        blocker: UserId,
+        blocked: UserId,
+    },
+    Unblocked {
+        blocker: UserId,
+        blocked: UserId,
+    },
+    Muted {
+        muter: UserId,
+        muted: UserId,
+        until: Option<Timestamp>,
+    },
+    Unmuted {
+        muter: UserId,
+        muted: UserId,
+    },
+    Deactivated {
+        user: UserId,
+    },
+    Reactivated {
+        user: UserId,
+    },
+    AccountDeleted {
+        user: UserId,
+    },
+    AccountLinked {
+        user: UserId,
+        provider: String,
+    },
+    AccountUnlinked {
+        user: UserId,
+        provider: String,
+    },
+    RoomCreated {
+        room: RoomId,
+        by: UserId,
+    },
+    MemberAdded {
+        room: RoomId,
+        user: UserId,
+        by: UserId,
+    },
+    MemberRemoved {
+        room: RoomId,
+        user: UserId,
+        by: UserId,
+    },
+    MemberLeft {
+        room: RoomId,
+        user: UserId,
+    },
+    RoleChanged {
+        room: RoomId,
+        user: UserId,
+        role: RoomRole,
+        by: UserId,
+    },
+    RoomDeleted {
+        room: RoomId,
+    },
 }
 
 impl Change {
@@ -65,7 +140,9 @@ impl Change {
             | Deactivated { user }
             | Reactivated { user }
             | AccountDeleted { user } => vec![*user],
-            Followed { follower, followee } | Unfollowed { follower, followee } => vec![*follower, *followee],
+            Followed { follower, followee } | Unfollowed { follower, followee } => {
+                vec![*follower, *followee]
+            }
             FollowApproved { requester, target } => vec![*requester, *target],
             FollowerRemoved { user, follower } => vec![*user, *follower],
             Blocked { blocker, blocked } => vec![*blocker, *blocked],

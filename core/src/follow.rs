@@ -62,7 +62,12 @@ pub enum EdgeKind {
 
 impl EdgeKind {
     /// All kinds.
-    pub const ALL: [EdgeKind; 4] = [EdgeKind::Follow, EdgeKind::Request, EdgeKind::Block, EdgeKind::Mute];
+    pub const ALL: [EdgeKind; 4] = [
+        EdgeKind::Follow,
+        EdgeKind::Request,
+        EdgeKind::Block,
+        EdgeKind::Mute,
+    ];
 
     /// A stable one-byte code, for stores that encode keys.
     pub const fn code(self) -> u8 {

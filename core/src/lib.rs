@@ -38,15 +38,18 @@ pub use feed::{Change, ChangeEvent};
 pub use follow::{Anchor, Edge, EdgeKind, FollowAction, FollowOutcome, Relationship};
 pub use id::{RoomId, UserId};
 pub use page::{Page, PageRequest};
-pub use room::{Membership, MyRoom, NewRoom, Room, RoomFilter, RoomKind, RoomName, RoomRole, RoomVisibility};
+pub use room::{
+    Membership, MyRoom, NewRoom, Room, RoomFilter, RoomKind, RoomName, RoomRole, RoomVisibility,
+};
 pub use search::{SearchIndex, SearchQuery, SearchScope};
-// pub use service::{Kinfolk, SearchResult};
+pub use service::{Kinfolk, KinfolkBuilder, RelationshipEntry, SearchResult, UserRow};
 pub use settings::{
-    Audience, DisplayPatch, EmailDigest, LanguageTag, ListVisibility, NotificationPatch, PrivacyPatch, Settings,
-    SettingsPatch, Theme, TimeZoneName,
+    Audience, DisplayPatch, EmailDigest, LanguageTag, ListVisibility, NotificationPatch,
+    PrivacyPatch, Settings, SettingsPatch, Theme, TimeZoneName,
 };
 pub use store::{ReadTx, Store, WriteTx};
 pub use user::{
-    AccountStatus, Bio, ConnectedAccount, DisplayName, Email, Location, NewUser, OwnProfile, ProfileUpdate,
-    ProfileView, PublicProfile, SafeUrl, SocialKind, SocialLink, SocialLinks, User, UserSummary, Username,
+    AccountStatus, Bio, ConnectedAccount, DisplayName, Email, Location, NewUser, OwnProfile,
+    ProfileUpdate, ProfileView, PublicProfile, SafeUrl, SocialKind, SocialLink, SocialLinks, User,
+    UserSummary, Username,
 };

@@ -85,8 +85,6 @@ pub(crate) enum ListKind {
     FollowRequests = 4,
     MyRooms = 5,
     Search = 6,
-    Blocks = 7,
-    Mutes = 8,
 }
 
 const CURSOR_VERSION: u8 = 1;
@@ -133,7 +131,9 @@ pub(crate) fn owner_key(parts: &[&[u8]]) -> [u8; 16] {
     for part in parts {
         for &byte in *part {
             a = (a ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3);
-            b = (b ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(7);
+            b = (b ^ byte as u64)
+                .wrapping_mul(0x0000_0100_0000_01b3)
+                .rotate_left(7);
         }
         a = (a ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
         b = (b ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
@@ -151,7 +151,10 @@ mod tests {
     #[test]
     fn cursor_round_trips_and_rejects_foreign() {
         let c = encode_cursor(ListKind::Followers, [7; 16], 42);
-        assert_eq!(decode_cursor(&c, ListKind::Followers, [7; 16]).ok(), Some(42));
+        assert_eq!(
+            decode_cursor(&c, ListKind::Followers, [7; 16]).ok(),
+            Some(42)
+        );
         assert!(decode_cursor(&c, ListKind::Following, [7; 16]).is_err());
         assert!(decode_cursor(&c, ListKind::Followers, [8; 16]).is_err());
         assert!(decode_cursor(&c[..c.len() - 2], ListKind::Followers, [7; 16]).is_err());

@@ -92,10 +92,16 @@ impl SearchQuery {
     pub fn parse(raw: &str) -> Result<Self> {
         let trimmed = raw.trim();
         if trimmed.chars().count() > Self::MAX_LEN {
-            return Err(Error::validation("query", "must have at most 100 characters"));
+            return Err(Error::validation(
+                "query",
+                "must have at most 100 characters",
+            ));
         }
         if trimmed.chars().any(|c| c.is_control()) {
-            return Err(Error::validation("query", "control characters are not allowed"));
+            return Err(Error::validation(
+                "query",
+                "control characters are not allowed",
+            ));
         }
         let body = trimmed.strip_prefix('@').unwrap_or(trimmed).trim();
         if body.is_empty() {
@@ -136,7 +142,11 @@ impl SearchQuery {
 pub fn within_one_edit(a: &str, b: &str) -> bool {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     if long.len() - short.len() > 1 {
         return false;
     }

@@ -88,7 +88,13 @@ pub trait ReadTx {
     /// Up to `limit` edges of `kind` at `anchor`, newest (highest `seq`) first,
     /// only those with `seq < before` when `before` is given. MUST be one range
     /// scan on an index ordered by `(anchor, seq)`.
-    fn edges(&self, kind: EdgeKind, anchor: Anchor, before: Option<u64>, limit: usize) -> Result<Vec<Edge>>;
+    fn edges(
+        &self,
+        kind: EdgeKind,
+        anchor: Anchor,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Edge>>;
     /// Every edge of any kind between `user` and any of `others`, in either
     /// direction. Used to compute relationships and block filters for a whole
     /// page at once.
@@ -102,7 +108,12 @@ pub trait ReadTx {
     fn membership(&self, room: RoomId, user: UserId) -> Result<Option<Membership>>;
     /// Up to `limit` memberships of `user`, most recently joined (highest
     /// `seq`) first, only `seq < before` when given.
-    fn memberships_of(&self, user: UserId, before: Option<u64>, limit: usize) -> Result<Vec<Membership>>;
+    fn memberships_of(
+        &self,
+        user: UserId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Membership>>;
     /// Up to `limit` members of `room`, longest-standing (lowest `seq`) first,
     /// only `seq > after` when given.
     fn members(&self, room: RoomId, after: Option<u64>, limit: usize) -> Result<Vec<Membership>>;
@@ -110,7 +121,11 @@ pub trait ReadTx {
     fn memberships_in(&self, room: RoomId, users: &[UserId]) -> Result<Vec<Membership>>;
 
     /// The connected account `(provider, external_id)`.
-    fn connected_account(&self, provider: &str, external_id: &str) -> Result<Option<ConnectedAccount>>;
+    fn connected_account(
+        &self,
+        provider: &str,
+        external_id: &str,
+    ) -> Result<Option<ConnectedAccount>>;
     /// Every connected account of a user, oldest first.
     fn connected_accounts_of(&self, user: UserId) -> Result<Vec<ConnectedAccount>>;
 
@@ -166,7 +181,11 @@ pub trait WriteTx: ReadTx {
     /// `(provider, external_id)` is linked already.
     fn insert_connected_account(&mut self, account: &ConnectedAccount) -> Result<()>;
     /// Deletes `(provider, external_id)` and returns it, if it existed.
-    fn delete_connected_account(&mut self, provider: &str, external_id: &str) -> Result<Option<ConnectedAccount>>;
+    fn delete_connected_account(
+        &mut self,
+        provider: &str,
+        external_id: &str,
+    ) -> Result<Option<ConnectedAccount>>;
 }
 
 /// Runs a typed read job on a store.
@@ -175,7 +194,9 @@ where
     R: Send + 'static,
     F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
 {
-    let out = store.read(Box::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed))).await?;
+    let out = store
+        .read(Box::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed)))
+        .await?;
     unbox(out)
 }
 
@@ -185,7 +206,9 @@ where
     R: Send + 'static,
     F: FnOnce(&mut dyn WriteTx) -> Result<R> + Send + 'static,
 {
-    let out = store.write(Box::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed))).await?;
+    let out = store
+        .write(Box::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed)))
+        .await?;
     unbox(out)
 }
 

@@ -1,8 +1,8 @@
 //! Text rules shared by the profile fields and by search: NFC, control
 //! characters, bidi controls, and the case/accent folding used for matching.
 
-use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
 
 use crate::error::{Error, Result};
 
@@ -13,7 +13,12 @@ pub(crate) fn is_bidi_control(c: char) -> bool {
 
 /// Trims, NFC-normalises and checks a single-line text field: `min..=max`
 /// Unicode scalar values, no control characters, no bidi controls.
-pub(crate) fn single_line(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String> {
+pub(crate) fn single_line(
+    field: &'static str,
+    raw: &str,
+    min: usize,
+    max: usize,
+) -> Result<String> {
     let text: String = raw.trim().nfc().collect();
     check_chars(field, &text, false)?;
     check_len(field, &text, min, max)?;
@@ -35,10 +40,16 @@ fn check_chars(field: &'static str, text: &str, newlines: bool) -> Result<()> {
             continue;
         }
         if c.is_control() {
-            return Err(Error::validation(field, "control characters are not allowed"));
+            return Err(Error::validation(
+                field,
+                "control characters are not allowed",
+            ));
         }
         if is_bidi_control(c) {
-            return Err(Error::validation(field, "bidi override and isolate characters are not allowed"));
+            return Err(Error::validation(
+                field,
+                "bidi override and isolate characters are not allowed",
+            ));
         }
     }
     Ok(())
@@ -57,7 +68,10 @@ fn check_len(field: &'static str, text: &str, min: usize, max: usize) -> Result<
         ));
     }
     if n > max {
-        return Err(Error::validation(field, format!("must have at most {max} characters")));
+        return Err(Error::validation(
+            field,
+            format!("must have at most {max} characters"),
+        ));
     }
     Ok(())
 }

@@ -52,11 +52,48 @@ macro_rules! string_newtype {
 /// Names refused for everyone (compared after folding look-alikes). Hosts add
 /// more with [`Config::reserved_usernames`](crate::Config::reserved_usernames).
 pub const RESERVED_USERNAMES: &[&str] = &[
-    "admin", "administrator", "root", "api", "me", "settings", "support", "help", "www",
-    "moderator", "mod", "system", "staff", "official", "security", "kinfolk", "null",
-    "undefined", "anonymous", "everyone", "login", "logout", "signup", "register", "account",
-    "profile", "search", "explore", "home", "about", "notifications", "messages", "rooms",
-    "users", "user", "owner", "webmaster", "postmaster", "abuse", "info", "mail", "status",
+    "admin",
+    "administrator",
+    "root",
+    "api",
+    "me",
+    "settings",
+    "support",
+    "help",
+    "www",
+    "moderator",
+    "mod",
+    "system",
+    "staff",
+    "official",
+    "security",
+    "kinfolk",
+    "null",
+    "undefined",
+    "anonymous",
+    "everyone",
+    "login",
+    "logout",
+    "signup",
+    "register",
+    "account",
+    "profile",
+    "search",
+    "explore",
+    "home",
+    "about",
+    "notifications",
+    "messages",
+    "rooms",
+    "users",
+    "user",
+    "owner",
+    "webmaster",
+    "postmaster",
+    "abuse",
+    "info",
+    "mail",
+    "status",
 ];
 
 /// A username: 3–30 characters of `A-Z a-z 0-9 _` with at least one letter.
@@ -101,7 +138,10 @@ impl Username {
             ));
         }
         if !raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(Error::validation("username", "only A-Z, a-z, 0-9 and _ are allowed"));
+            return Err(Error::validation(
+                "username",
+                "only A-Z, a-z, 0-9 and _ are allowed",
+            ));
         }
         if !raw.chars().any(|c| c.is_ascii_alphabetic()) {
             return Err(Error::validation("username", "must contain a letter"));
@@ -274,12 +314,16 @@ impl SafeUrl {
         if raw.len() > Self::MAX_LEN {
             return Err(Error::validation(field, "URL is longer than 2048 bytes"));
         }
-        let url = url::Url::parse(raw).map_err(|e| Error::validation(field, format!("not a URL: {e}")))?;
+        let url = url::Url::parse(raw)
+            .map_err(|e| Error::validation(field, format!("not a URL: {e}")))?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(Error::validation(field, "only https URLs are allowed"));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::validation(field, "URLs with user:password are not allowed"));
+            return Err(Error::validation(
+                field,
+                "URLs with user:password are not allowed",
+            ));
         }
         match url.host() {
             None => return Err(Error::validation(field, "URL has no host")),
@@ -569,13 +613,21 @@ pub struct ProfileUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<Username>,
     /// New avatar; `Some(None)` clears.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub avatar_url: Option<Option<SafeUrl>>,
     /// New social links (replaces the list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub social_links: Option<SocialLinks>,
     /// New location; `Some(None)` clears.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub location: Option<Option<Location>>,
 }
 
@@ -590,14 +642,19 @@ impl ProfileUpdate {
 pub(crate) mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<T: Serialize, S: Serializer>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match v {
             Some(inner) => inner.serialize(s),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(d).map(Some)
     }
 }

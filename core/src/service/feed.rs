@@ -1,0 +1,61 @@
+//! The change feed (SPEC §10) as hosts read it.
+
+use tracing::Instrument;
+
+use super::Kinfolk;
+use crate::error::{Error, Result};
+use crate::feed::ChangeEvent;
+
+/// Most events [`Kinfolk::changes_since`] returns at once.
+pub const MAX_CHANGES: usize = 1000;
+
+impl Kinfolk {
+    /// Up to `limit` (1–1000) committed changes with a sequence number above
+    /// `after`, in order. Hosts drive feeds and notifications from it.
+    ///
+    /// # Errors
+    /// `Validation` (`limit`).
+    pub async fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<ChangeEvent>> {
+        if limit == 0 || limit > MAX_CHANGES {
+            return Err(Error::validation("limit", "must be 1–1000"));
+        }
+        let span = tracing::info_span!("changes_since", after);
+        self.rd(move |tx| tx.changes_since(after, limit))
+            .instrument(span)
+            .await
+    }
+
+    /// The sequence number of the last committed change (0 when none).
+    ///
+    /// # Errors
+    /// `Storage`.
+    pub async fn last_change_seq(&self) -> Result<u64> {
+        self.rd(|tx| tx.last_seq()).await
+    }
+
+    /// Deletes feed events up to `upto`, which the host has consumed — never
+    /// past what the search index has applied (the trim stops there).
+    /// Returns the sequence actually trimmed up to.
+    ///
+    /// # Errors
+    /// `Storage`.
+    pub async fn trim_changes(&self, upto: u64) -> Result<u64> {
+        let span = tracing::info_span!("trim_changes", upto);
+        async move {
+            let limit = match &self.inner.search {
+                Some(index) => {
+                    self.sync_search().await?;
+                    upto.min(index.applied_seq().await?)
+                }
+                None => upto,
+            };
+            crate::store::write(self.inner.store.as_ref(), move |tx| {
+                tx.trim_changes(limit)?;
+                Ok(limit)
+            })
+            .await
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,269 @@
+//! Follows, follow requests and relationships (SPEC §5).
+
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use super::Kinfolk;
+use super::rules::{self, active_actor, blocks, check_viewer, edges_by_other};
+use crate::error::{Error, Result};
+use crate::feed::Change;
+use crate::follow::{EdgeKind, FollowAction, FollowOutcome, Relationship};
+use crate::id::UserId;
+
+/// One entry of [`Kinfolk::relationships`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationshipEntry {
+    /// The other user.
+    pub user: UserId,
+    /// The viewer's relationship to them (all false for users the viewer
+    /// cannot see: missing, deactivated, or blocking the viewer).
+    pub relationship: Relationship,
+}
+
+/// Most ids [`Kinfolk::relationships`] takes in one call.
+pub const MAX_RELATIONSHIP_IDS: usize = 100;
+
+impl Kinfolk {
+    /// Follows or unfollows `target`. `action: None` flips the state
+    /// (following or requested → removed; otherwise follow); `Some(Follow)`
+    /// and `Some(Unfollow)` force it and are idempotent. Following a private
+    /// account creates a pending request instead; unfollowing withdraws one.
+    /// Returns the new relationship and whether anything changed.
+    ///
+    /// # Errors
+    /// `CannotFollowSelf`; `NotFound` for an unknown or deactivated target and
+    /// for a target who blocks the actor (never revealed as a block);
+    /// `Blocked` when the actor blocks the target; `LimitExceeded` at
+    /// [`Config::max_following`](crate::Config); `Unauthenticated`, `Deactivated`.
+    pub async fn toggle_follow(
+        &self,
+        actor: UserId,
+        target: UserId,
+        action: Option<FollowAction>,
+    ) -> Result<FollowOutcome> {
+        let span = tracing::info_span!("toggle_follow", actor = %actor, target = %target);
+        let now = self.now();
+        let cap = self.inner.config.max_following;
+        self.wr(move |tx| {
+            let me = active_actor(tx, actor)?;
+            if actor == target {
+                return Err(Error::CannotFollowSelf);
+            }
+            let other = tx.user(target)?.ok_or_else(Error::user_not_found)?;
+            if !other.is_active() || blocks(tx, target, actor)? {
+                return Err(Error::user_not_found());
+            }
+            let following = tx.edge(EdgeKind::Follow, actor, target)?.is_some();
+            let requested = tx.edge(EdgeKind::Request, actor, target)?.is_some();
+            let follow = match action {
+                Some(FollowAction::Follow) => true,
+                Some(FollowAction::Unfollow) => false,
+                None => !(following || requested),
+            };
+            let changed = if follow {
+                if following || requested {
+                    false
+                } else {
+                    if blocks(tx, actor, target)? {
+                        return Err(Error::Blocked);
+                    }
+                    if me.counts.following >= cap {
+                        return Err(Error::LimitExceeded {
+                            what: "following",
+                            limit: cap,
+                        });
+                    }
+                    if other.settings.privacy.private_account {
+                        rules::add_request(tx, actor, target, now)?;
+                    } else {
+                        rules::add_follow(
+                            tx,
+                            actor,
+                            target,
+                            now,
+                            Change::Followed {
+                                follower: actor,
+                                followee: target,
+                            },
+                        )?;
+                    }
+                    true
+                }
+            } else if rules::remove_follow(tx, actor, target)? {
+                tx.append_change(
+                    now,
+                    Change::Unfollowed {
+                        follower: actor,
+                        followee: target,
+                    },
+                )?;
+                true
+            } else if rules::remove_request(tx, actor, target)? {
+                tx.append_change(
+                    now,
+                    Change::FollowRequestCancelled {
+                        requester: actor,
+                        target,
+                    },
+                )?;
+                true
+            } else {
+                false
+            };
+            Ok(FollowOutcome {
+                relationship: rules::relationship(tx, actor, target, now)?,
+                changed,
+            })
+        })
+        .instrument(span)
+        .await
+    }
+
+    /// Removes `follower` from the actor's followers (and drops a pending
+    /// request from them). Idempotent; reports whether anything changed.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown `follower`; `Unauthenticated`, `Deactivated`.
+    pub async fn remove_follower(&self, actor: UserId, follower: UserId) -> Result<bool> {
+        let span = tracing::info_span!("remove_follower", actor = %actor, target = %follower);
+        let now = self.now();
+        self.wr(move |tx| {
+            active_actor(tx, actor)?;
+            tx.user(follower)?.ok_or_else(Error::user_not_found)?;
+            let mut changed = false;
+            if rules::remove_follow(tx, follower, actor)? {
+                tx.append_change(
+                    now,
+                    Change::FollowerRemoved {
+                        user: actor,
+                        follower,
+                    },
+                )?;
+                changed = true;
+            }
+            if rules::remove_request(tx, follower, actor)? {
+                tx.append_change(
+                    now,
+                    Change::FollowRejected {
+                        requester: follower,
+                        target: actor,
+                    },
+                )?;
+                changed = true;
+            }
+            Ok(changed)
+        })
+        .instrument(span)
+        .await
+    }
+
+    /// Approves the pending follow request of `requester`: it becomes a
+    /// follow and both counters move. Returns the actor's relationship to the
+    /// requester.
+    ///
+    /// # Errors
+    /// `NotFound` (`follow_request`) when there is no such pending request;
+    /// `Unauthenticated`, `Deactivated`.
+    pub async fn approve_follow_request(
+        &self,
+        actor: UserId,
+        requester: UserId,
+    ) -> Result<Relationship> {
+        let span =
+            tracing::info_span!("approve_follow_request", actor = %actor, target = %requester);
+        let now = self.now();
+        self.wr(move |tx| {
+            active_actor(tx, actor)?;
+            if !rules::approve_request(tx, requester, actor, now)? {
+                return Err(Error::NotFound {
+                    what: "follow_request",
+                });
+            }
+            rules::relationship(tx, actor, requester, now)
+        })
+        .instrument(span)
+        .await
+    }
+
+    /// Rejects the pending follow request of `requester`.
+    ///
+    /// # Errors
+    /// `NotFound` (`follow_request`) when there is no such pending request;
+    /// `Unauthenticated`, `Deactivated`.
+    pub async fn reject_follow_request(
+        &self,
+        actor: UserId,
+        requester: UserId,
+    ) -> Result<Relationship> {
+        let span =
+            tracing::info_span!("reject_follow_request", actor = %actor, target = %requester);
+        let now = self.now();
+        self.wr(move |tx| {
+            active_actor(tx, actor)?;
+            if !rules::remove_request(tx, requester, actor)? {
+                return Err(Error::NotFound {
+                    what: "follow_request",
+                });
+            }
+            tx.append_change(
+                now,
+                Change::FollowRejected {
+                    requester,
+                    target: actor,
+                },
+            )?;
+            rules::relationship(tx, actor, requester, now)
+        })
+        .instrument(span)
+        .await
+    }
+
+    /// The viewer's relationship to each of up to 100 users, in the order
+    /// asked. Users the viewer cannot see get an all-false relationship.
+    ///
+    /// # Errors
+    /// `Validation` (`ids`) for more than 100 ids; `Unauthenticated`, `Deactivated`.
+    pub async fn relationships(
+        &self,
+        viewer: UserId,
+        ids: &[UserId],
+    ) -> Result<Vec<RelationshipEntry>> {
+        let span = tracing::info_span!("relationships", actor = %viewer);
+        if ids.len() > MAX_RELATIONSHIP_IDS {
+            return Err(Error::validation("ids", "at most 100 ids"));
+        }
+        let ids = ids.to_vec();
+        let now = self.now();
+        self.rd(move |tx| {
+            check_viewer(tx, Some(viewer))?;
+            let others: Vec<UserId> = ids.iter().copied().filter(|id| *id != viewer).collect();
+            let users = tx.users(&others)?;
+            let edges = edges_by_other(tx, viewer, &others)?;
+            let visible = |id: &UserId| {
+                users.iter().any(|u| u.id == *id && u.is_active())
+                    && !edges.get(id).is_some_and(|es| {
+                        es.iter()
+                            .any(|e| e.kind == EdgeKind::Block && e.from == *id)
+                    })
+            };
+            Ok(ids
+                .iter()
+                .map(|id| RelationshipEntry {
+                    user: *id,
+                    relationship: if *id != viewer && visible(id) {
+                        Relationship::from_edges(
+                            viewer,
+                            *id,
+                            edges.get(id).into_iter().flatten(),
+                            now,
+                        )
+                    } else {
+                        Relationship::default()
+                    },
+                })
+                .collect())
+        })
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,282 @@
+//! Followers, following, known followers and follow requests (SPEC §6).
+//!
+//! One walker serves every list: a keyset range scan over the list's edges,
+//! then, per batch, one fetch of the users and one of the viewer's edges to
+//! them; rows the viewer may not see are dropped and the walk goes on until
+//! the page is full, so every page but the last is full.
+
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use super::Kinfolk;
+use super::rules::{active_actor, check_viewer, edges_by_other, may_list, visible_user};
+use crate::clock::Timestamp;
+use crate::error::{Error, Result};
+use crate::follow::{Anchor, Edge, EdgeKind, Relationship};
+use crate::id::UserId;
+use crate::page::{
+    ListKind, MAX_LIST_LIMIT, Page, PageRequest, check_limit, decode_cursor, encode_cursor,
+};
+use crate::store::ReadTx;
+use crate::user::UserSummary;
+
+/// A row of a user list: who, and the viewer's relationship to them
+/// (absent for anonymous viewers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    /// The user.
+    pub user: UserSummary,
+    /// The viewer's relationship to them.
+    pub relationship: Option<Relationship>,
+}
+
+/// What a walk over a list needs to know.
+pub(crate) struct Walk {
+    pub kind: EdgeKind,
+    pub anchor: Anchor,
+    pub viewer: Option<UserId>,
+    /// Keep only users the viewer follows (known followers).
+    pub only_followed_by_viewer: bool,
+    pub list: ListKind,
+    pub owner_key: [u8; 16],
+}
+
+/// Walks a list of edges from `before`, returning up to `limit` visible rows
+/// and whether more follow.
+pub(crate) fn walk(
+    tx: &dyn ReadTx,
+    w: &Walk,
+    page: &PageRequest,
+    limit: usize,
+    now: Timestamp,
+) -> Result<Page<UserRow>> {
+    let mut before = match &page.cursor {
+        Some(c) => Some(decode_cursor(c, w.list, w.owner_key)?),
+        None => None,
+    };
+    let mut rows: Vec<(u64, UserRow)> = Vec::with_capacity(limit + 1);
+    let batch = (limit + 1).max(32);
+    loop {
+        let edges = tx.edges(w.kind, w.anchor, before, batch)?;
+        let exhausted = edges.len() < batch;
+        before = edges.last().map(|e| e.seq);
+        let others: Vec<UserId> = edges.iter().map(|e| other_end(e, w.anchor)).collect();
+        let users = tx.users(&others)?;
+        let rel = match w.viewer {
+            Some(v) => edges_by_other(tx, v, &others)?,
+            None => Default::default(),
+        };
+        for e in &edges {
+            let id = other_end(e, w.anchor);
+            let Some(user) = users.iter().find(|u| u.id == id) else {
+                continue;
+            };
+            if !user.is_active() {
+                continue;
+            }
+            let relationship = w.viewer.map(|v| {
+                if v == id {
+                    Relationship::default()
+                } else {
+                    Relationship::from_edges(v, id, rel.get(&id).into_iter().flatten(), now)
+                }
+            });
+            if let Some(v) = w.viewer {
+                let blocked_either_way = rel
+                    .get(&id)
+                    .is_some_and(|es| es.iter().any(|e| e.kind == EdgeKind::Block));
+                if blocked_either_way && v != id {
+                    continue;
+                }
+            }
+            if w.only_followed_by_viewer && !relationship.is_some_and(|r| r.following) {
+                continue;
+            }
+            rows.push((
+                e.seq,
+                UserRow {
+                    user: user.summary(),
+                    relationship,
+                },
+            ));
+            if rows.len() > limit {
+                break;
+            }
+        }
+        if rows.len() > limit || exhausted || before.is_none() {
+            break;
+        }
+    }
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last()
+            .map(|(seq, _)| encode_cursor(w.list, w.owner_key, *seq))
+    } else {
+        None
+    };
+    Ok(Page {
+        items: rows.into_iter().map(|(_, r)| r).collect(),
+        next_cursor,
+    })
+}
+
+fn other_end(e: &Edge, anchor: Anchor) -> UserId {
+    match anchor {
+        Anchor::From(_) => e.to,
+        Anchor::To(_) => e.from,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Followers,
+    Following,
+    Known,
+}
+
+impl Kinfolk {
+    /// The users who follow `user`, newest first, each with the viewer's
+    /// relationship. Visible to the owner always; to others as the owner's
+    /// `followers_visibility` says. Rows of deactivated users and of users
+    /// blocking or blocked by the viewer are left out.
+    ///
+    /// # Errors
+    /// `Forbidden` when the list is not visible to the viewer; `NotFound` for
+    /// a missing, deactivated or viewer-blocking `user`; `Validation` for a
+    /// limit outside 1–100 or a malformed or foreign cursor;
+    /// `Unauthenticated`, `Deactivated` for a bad viewer.
+    pub async fn followers(
+        &self,
+        viewer: Option<UserId>,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<UserRow>> {
+        let span = tracing::info_span!("followers", viewer = ?viewer.map(|v| v.to_string()), target = %user);
+        self.list(viewer, user, page, Which::Followers)
+            .instrument(span)
+            .await
+    }
+
+    /// The users `user` follows, newest first; same rules as
+    /// [`Kinfolk::followers`] under `following_visibility`.
+    ///
+    /// # Errors
+    /// As [`Kinfolk::followers`].
+    pub async fn following(
+        &self,
+        viewer: Option<UserId>,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<UserRow>> {
+        let span = tracing::info_span!("following", viewer = ?viewer.map(|v| v.to_string()), target = %user);
+        self.list(viewer, user, page, Which::Following)
+            .instrument(span)
+            .await
+    }
+
+    /// The followers of `user` whom the viewer follows ("followed by people
+    /// you know"), newest first; same rules as [`Kinfolk::followers`]. An
+    /// anonymous viewer knows no one and gets an empty page.
+    ///
+    /// # Errors
+    /// As [`Kinfolk::followers`].
+    pub async fn known_followers(
+        &self,
+        viewer: Option<UserId>,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<UserRow>> {
+        let span = tracing::info_span!("known_followers", viewer = ?viewer.map(|v| v.to_string()), target = %user);
+        self.list(viewer, user, page, Which::Known)
+            .instrument(span)
+            .await
+    }
+
+    async fn list(
+        &self,
+        viewer: Option<UserId>,
+        user: UserId,
+        page: PageRequest,
+        which: Which,
+    ) -> Result<Page<UserRow>> {
+        let limit = check_limit(page.limit, MAX_LIST_LIMIT)?;
+        let now = self.now();
+        self.rd(move |tx| {
+            check_viewer(tx, viewer)?;
+            let owner = visible_user(tx, viewer, user)?;
+            let privacy = &owner.settings.privacy;
+            let vis = match which {
+                Which::Following => privacy.following_visibility,
+                Which::Followers | Which::Known => privacy.followers_visibility,
+            };
+            if !may_list(tx, viewer, user, vis)? {
+                return Err(Error::Forbidden {
+                    reason: "this list is not visible to you",
+                });
+            }
+            let (kind, anchor, list) = match which {
+                Which::Followers => (EdgeKind::Follow, Anchor::To(user), ListKind::Followers),
+                Which::Following => (EdgeKind::Follow, Anchor::From(user), ListKind::Following),
+                Which::Known => (EdgeKind::Follow, Anchor::To(user), ListKind::KnownFollowers),
+            };
+            let owner_key = crate::page::owner_key(&[
+                &user.to_bytes(),
+                &viewer.map(|v| v.to_bytes()).unwrap_or_default(),
+            ]);
+            if which == Which::Known && viewer.is_none() {
+                // Validate the cursor all the same, then answer with nothing.
+                if let Some(c) = &page.cursor {
+                    decode_cursor(c, list, owner_key)?;
+                }
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                });
+            }
+            walk(
+                tx,
+                &Walk {
+                    kind,
+                    anchor,
+                    viewer,
+                    only_followed_by_viewer: which == Which::Known,
+                    list,
+                    owner_key,
+                },
+                &page,
+                limit,
+                now,
+            )
+        })
+        .await
+    }
+
+    /// The actor's pending incoming follow requests, newest first.
+    ///
+    /// # Errors
+    /// `Validation` for a bad limit or cursor; `Unauthenticated`, `Deactivated`.
+    pub async fn follow_requests(&self, actor: UserId, page: PageRequest) -> Result<Page<UserRow>> {
+        let span = tracing::info_span!("follow_requests", actor = %actor);
+        let limit = check_limit(page.limit, MAX_LIST_LIMIT)?;
+        let now = self.now();
+        self.rd(move |tx| {
+            active_actor(tx, actor)?;
+            walk(
+                tx,
+                &Walk {
+                    kind: EdgeKind::Request,
+                    anchor: Anchor::To(actor),
+                    viewer: Some(actor),
+                    only_followed_by_viewer: false,
+                    list: ListKind::FollowRequests,
+                    owner_key: actor.to_bytes(),
+                },
+                &page,
+                limit,
+                now,
+            )
+        })
+        .instrument(span)
+        .await
+    }
+}

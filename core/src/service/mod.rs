@@ -1,0 +1,179 @@
+//! The service facade: every operation of SPEC §3–§10.
+//!
+//! [`Kinfolk`] is cheap to clone (one `Arc`) and shareable across tasks. Each
+//! command is one store transaction: it reads what its rule needs, decides,
+//! writes, and appends its change-feed events, all atomically.
+
+use futures_util::lock::Mutex as AsyncMutex;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::config::Config;
+use crate::error::Result;
+use crate::search::SearchIndex;
+use crate::store::{self, ReadTx, Store, WriteTx};
+use crate::user::lookalike_fold;
+
+mod account;
+mod feed;
+mod follows;
+mod lists;
+mod rooms;
+mod rules;
+mod search;
+mod users;
+
+pub use follows::RelationshipEntry;
+pub use lists::UserRow;
+pub use search::SearchResult;
+
+/// The kinfolk service: clone it freely; every clone shares the same store,
+/// clock, configuration and search index.
+///
+/// ```
+/// # async fn demo(store: std::sync::Arc<dyn kinfolk::Store>) -> kinfolk::Result<()> {
+/// use kinfolk::{Kinfolk, NewUser, FollowAction, PageRequest};
+/// let svc = Kinfolk::builder(store).build().await?;
+/// let ada = svc.register(NewUser::new("ada", "Ada Lovelace")?).await?;
+/// let bob = svc.register(NewUser::new("bob", "Bob")?).await?;
+/// svc.toggle_follow(bob.id, ada.id, Some(FollowAction::Follow)).await?;
+/// let page = svc.followers(Some(ada.id), ada.id, PageRequest::first()).await?;
+/// assert_eq!(page.items.len(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Kinfolk {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    /// Reserved names, look-alike folded.
+    reserved: Vec<String>,
+    search: Option<Arc<dyn SearchIndex>>,
+    /// Serialises catching the index up, so an older user state can never
+    /// overwrite a newer one.
+    search_sync: AsyncMutex<()>,
+}
+
+impl fmt::Debug for Kinfolk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kinfolk")
+            .field("store", &self.inner.store)
+            .field("search", &self.inner.search.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Kinfolk`] service over a store.
+#[derive(Debug)]
+pub struct KinfolkBuilder {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    search: Option<Arc<dyn SearchIndex>>,
+}
+
+impl KinfolkBuilder {
+    /// Uses `clock` instead of the system clock (tests use [`ManualClock`](crate::ManualClock)).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// Uses `config` instead of [`Config::default`].
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+    /// Enables [`Kinfolk::search_users`] with this index.
+    pub fn search(mut self, index: Arc<dyn SearchIndex>) -> Self {
+        self.search = Some(index);
+        self
+    }
+    /// Builds the service. With a search index, first catches the index up
+    /// with the store: from its last applied feed sequence, or by a full
+    /// rebuild when the index is empty.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the store or index fails.
+    pub async fn build(self) -> Result<Kinfolk> {
+        let mut reserved: Vec<String> = crate::user::RESERVED_USERNAMES
+            .iter()
+            .map(|s| lookalike_fold(s))
+            .collect();
+        reserved.extend(
+            self.config
+                .reserved_usernames
+                .iter()
+                .map(|s| lookalike_fold(s)),
+        );
+        let svc = Kinfolk {
+            inner: Arc::new(Inner {
+                store: self.store,
+                clock: self.clock,
+                config: self.config,
+                reserved,
+                search: self.search,
+                search_sync: AsyncMutex::new(()),
+            }),
+        };
+        if svc.inner.search.is_some() {
+            svc.open_search().await?;
+        }
+        Ok(svc)
+    }
+}
+
+impl Kinfolk {
+    /// Starts building a service over `store`, with the system clock, the
+    /// default configuration and no search index.
+    pub fn builder(store: Arc<dyn Store>) -> KinfolkBuilder {
+        KinfolkBuilder {
+            store,
+            clock: Arc::new(SystemClock),
+            config: Config::default(),
+            search: None,
+        }
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Runs a read job.
+    async fn rd<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
+    {
+        store::read(self.inner.store.as_ref(), f).await
+    }
+
+    /// Runs a write job, then brings the search index up to date.
+    async fn wr<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn WriteTx) -> Result<R> + Send + 'static,
+    {
+        let out = store::write(self.inner.store.as_ref(), f).await?;
+        if self.inner.search.is_some()
+            && let Err(e) = self.sync_search().await
+        {
+            tracing::warn!(error = %e, "search index lags the store; it catches up on the next change");
+        }
+        Ok(out)
+    }
+}

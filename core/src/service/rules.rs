@@ -1,0 +1,279 @@
+//! Rules shared by several commands, as plain functions over a transaction.
+
+use std::collections::HashMap;
+
+use crate::clock::Timestamp;
+use crate::error::{Error, Result};
+use crate::feed::Change;
+use crate::follow::{Anchor, Edge, EdgeKind, Relationship};
+use crate::id::UserId;
+use crate::settings::{Audience, ListVisibility};
+use crate::store::{ReadTx, WriteTx};
+use crate::user::User;
+
+/// Batch size for scans that walk a whole edge list inside one transaction.
+pub(crate) const SCAN_BATCH: usize = 512;
+
+/// The acting user, who must exist and be active.
+///
+/// # Errors
+/// `Unauthenticated` for an unknown id, `Deactivated` for a deactivated account.
+pub(crate) fn active_actor(tx: &dyn ReadTx, actor: UserId) -> Result<User> {
+    let user = any_actor(tx, actor)?;
+    if !user.is_active() {
+        return Err(Error::Deactivated);
+    }
+    Ok(user)
+}
+
+/// The acting user, who must exist (deactivated allowed).
+pub(crate) fn any_actor(tx: &dyn ReadTx, actor: UserId) -> Result<User> {
+    tx.user(actor)?.ok_or(Error::Unauthenticated)
+}
+
+/// Checks an optional viewer for a read of someone else's data.
+pub(crate) fn check_viewer(tx: &dyn ReadTx, viewer: Option<UserId>) -> Result<Option<User>> {
+    viewer.map(|v| active_actor(tx, v)).transpose()
+}
+
+/// Whether `a` blocks `b`.
+pub(crate) fn blocks(tx: &dyn ReadTx, a: UserId, b: UserId) -> Result<bool> {
+    Ok(tx.edge(EdgeKind::Block, a, b)?.is_some())
+}
+
+/// A user the viewer may see: exists, active, and does not block the viewer.
+/// Anything else is `NotFound`, indistinguishable from a missing user.
+pub(crate) fn visible_user(tx: &dyn ReadTx, viewer: Option<UserId>, id: UserId) -> Result<User> {
+    let user = tx.user(id)?.ok_or_else(Error::user_not_found)?;
+    if viewer == Some(id) {
+        return Ok(user);
+    }
+    if !user.is_active() {
+        return Err(Error::user_not_found());
+    }
+    if let Some(v) = viewer
+        && blocks(tx, id, v)?
+    {
+        return Err(Error::user_not_found());
+    }
+    Ok(user)
+}
+
+/// Whether `viewer` may list `owner`'s followers (or following) under `vis`.
+pub(crate) fn may_list(
+    tx: &dyn ReadTx,
+    viewer: Option<UserId>,
+    owner: UserId,
+    vis: ListVisibility,
+) -> Result<bool> {
+    if viewer == Some(owner) {
+        return Ok(true);
+    }
+    Ok(match vis {
+        ListVisibility::Public => true,
+        ListVisibility::Owner => false,
+        ListVisibility::Followers => match viewer {
+            Some(v) => tx.edge(EdgeKind::Follow, v, owner)?.is_some(),
+            None => false,
+        },
+    })
+}
+
+/// Whether `audience` (a setting of `owner`) admits `viewer`, given whether
+/// `owner` follows `viewer`.
+pub(crate) fn admits(audience: Audience, owner_follows_viewer: bool) -> bool {
+    match audience {
+        Audience::Everyone => true,
+        Audience::Following => owner_follows_viewer,
+        Audience::Nobody => false,
+    }
+}
+
+/// Edges between `viewer` and each of `others`, grouped by the other user.
+pub(crate) fn edges_by_other(
+    tx: &dyn ReadTx,
+    viewer: UserId,
+    others: &[UserId],
+) -> Result<HashMap<UserId, Vec<Edge>>> {
+    let mut map: HashMap<UserId, Vec<Edge>> = HashMap::new();
+    if others.is_empty() {
+        return Ok(map);
+    }
+    for e in tx.edges_between(viewer, others)? {
+        let other = if e.from == viewer { e.to } else { e.from };
+        map.entry(other).or_default().push(e);
+    }
+    Ok(map)
+}
+
+/// The relationship of `viewer` to `other`.
+pub(crate) fn relationship(
+    tx: &dyn ReadTx,
+    viewer: UserId,
+    other: UserId,
+    now: Timestamp,
+) -> Result<Relationship> {
+    if viewer == other {
+        return Ok(Relationship::default());
+    }
+    let edges = tx.edges_between(viewer, &[other])?;
+    Ok(Relationship::from_edges(viewer, other, &edges, now))
+}
+
+/// Loads a user that the transaction's rules require to exist.
+pub(crate) fn load(tx: &dyn ReadTx, id: UserId) -> Result<User> {
+    tx.user(id)?
+        .ok_or_else(|| Error::corrupt(format!("user {id} is referenced but missing")))
+}
+
+fn dec(v: &mut u64, what: &str, id: UserId) -> Result<()> {
+    *v = v
+        .checked_sub(1)
+        .ok_or_else(|| Error::corrupt(format!("{what} counter of {id} would go below zero")))?;
+    Ok(())
+}
+
+/// Adds an approved follow `from → to`, keeping both counters exact.
+pub(crate) fn add_follow(
+    tx: &mut dyn WriteTx,
+    from: UserId,
+    to: UserId,
+    now: Timestamp,
+    change: Change,
+) -> Result<()> {
+    let seq = tx.append_change(now, change)?;
+    tx.insert_edge(&Edge {
+        kind: EdgeKind::Follow,
+        from,
+        to,
+        since: now,
+        seq,
+        until: None,
+    })?;
+    let mut f = load(tx, from)?;
+    f.counts.following += 1;
+    tx.put_user(&f)?;
+    let mut t = load(tx, to)?;
+    t.counts.followers += 1;
+    tx.put_user(&t)
+}
+
+/// Removes the follow `from → to` if present, keeping counters exact.
+/// Returns whether it existed. The caller appends the event.
+pub(crate) fn remove_follow(tx: &mut dyn WriteTx, from: UserId, to: UserId) -> Result<bool> {
+    if tx.delete_edge(EdgeKind::Follow, from, to)?.is_none() {
+        return Ok(false);
+    }
+    if let Some(mut f) = tx.user(from)? {
+        dec(&mut f.counts.following, "following", from)?;
+        tx.put_user(&f)?;
+    }
+    if let Some(mut t) = tx.user(to)? {
+        dec(&mut t.counts.followers, "followers", to)?;
+        tx.put_user(&t)?;
+    }
+    Ok(true)
+}
+
+/// Adds a pending request `from → to`.
+pub(crate) fn add_request(
+    tx: &mut dyn WriteTx,
+    from: UserId,
+    to: UserId,
+    now: Timestamp,
+) -> Result<()> {
+    let seq = tx.append_change(
+        now,
+        Change::FollowRequested {
+            requester: from,
+            target: to,
+        },
+    )?;
+    tx.insert_edge(&Edge {
+        kind: EdgeKind::Request,
+        from,
+        to,
+        since: now,
+        seq,
+        until: None,
+    })?;
+    let mut t = load(tx, to)?;
+    t.counts.pending_requests += 1;
+    tx.put_user(&t)
+}
+
+/// Removes the pending request `from → to` if present. Returns whether it existed.
+pub(crate) fn remove_request(tx: &mut dyn WriteTx, from: UserId, to: UserId) -> Result<bool> {
+    if tx.delete_edge(EdgeKind::Request, from, to)?.is_none() {
+        return Ok(false);
+    }
+    if let Some(mut t) = tx.user(to)? {
+        dec(&mut t.counts.pending_requests, "pending_requests", to)?;
+        tx.put_user(&t)?;
+    }
+    Ok(true)
+}
+
+/// Turns the request `from → to` into an approved follow.
+pub(crate) fn approve_request(
+    tx: &mut dyn WriteTx,
+    from: UserId,
+    to: UserId,
+    now: Timestamp,
+) -> Result<bool> {
+    if !remove_request(tx, from, to)? {
+        return Ok(false);
+    }
+    add_follow(
+        tx,
+        from,
+        to,
+        now,
+        Change::FollowApproved {
+            requester: from,
+            target: to,
+        },
+    )?;
+    Ok(true)
+}
+
+/// Every edge of `kind` at `anchor`, walked in batches inside the transaction.
+pub(crate) fn all_edges(tx: &dyn ReadTx, kind: EdgeKind, anchor: Anchor) -> Result<Vec<Edge>> {
+    let mut out = Vec::new();
+    let mut before = None;
+    loop {
+        let batch = tx.edges(kind, anchor, before, SCAN_BATCH)?;
+        let done = batch.len() < SCAN_BATCH;
+        before = batch.last().map(|e| e.seq);
+        out.extend(batch);
+        if done || before.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Removes follows and requests between `a` and `b` in both directions,
+/// appending the matching events. Used by block.
+pub(crate) fn sever(tx: &mut dyn WriteTx, a: UserId, b: UserId, now: Timestamp) -> Result<()> {
+    for (x, y) in [(a, b), (b, a)] {
+        if remove_follow(tx, x, y)? {
+            tx.append_change(
+                now,
+                Change::Unfollowed {
+                    follower: x,
+                    followee: y,
+                },
+            )?;
+        }
+        if remove_request(tx, x, y)? {
+            tx.append_change(
+                now,
+                Change::FollowRequestCancelled {
+                    requester: x,
+                    target: y,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
