@@ -109,3 +109,144 @@ where
 pub async fn seq(svc: &Kinfolk) -> u64 {
     svc.last_change_seq().await.expect("last_change_seq")
 }
+
+/// Runs a typed read job directly on the service's store.
+///
+/// # Panics
+/// When the store fails.
+pub async fn read_store<R, F>(svc: &Kinfolk, f: F) -> R
+where
+    R: Send + 'static,
+    F: FnOnce(&dyn kinfolk::ReadTx) -> Result<R, Error> + Send + 'static,
+{
+    kinfolk::store::read(svc.store().as_ref(), f)
+        .await
+        .expect("read job on the store")
+}
+
+/// Checks the store-wide invariants of SPEC §5/§7/§12 by scanning the
+/// store: every counter equals the number of edges (or memberships) it
+/// counts, no self edge, no duplicate edge, no follow or request beside a
+/// block in either direction, one owner per username, every room's
+/// member_count equals its members. Returns a description of the first
+/// violation found.
+pub async fn check_invariants(svc: &Kinfolk) -> Result<(), String> {
+    use kinfolk::{Anchor, EdgeKind};
+    use std::collections::HashSet;
+    read_store(svc, |tx| {
+        let mut problems: Vec<String> = Vec::new();
+        let mut after = None;
+        let mut rooms = HashSet::new();
+        let all = |kind: EdgeKind, anchor: Anchor| -> Result<Vec<kinfolk::Edge>, Error> {
+            let mut out = Vec::new();
+            let mut before = None;
+            loop {
+                let b = tx.edges(kind, anchor, before, 500)?;
+                let done = b.len() < 500;
+                before = b.last().map(|e| e.seq);
+                out.extend(b);
+                if done {
+                    return Ok(out);
+                }
+            }
+        };
+        loop {
+            let users = tx.users_after(after, 200)?;
+            let Some(last) = users.last().map(|u| u.id) else {
+                break;
+            };
+            after = Some(last);
+            for u in &users {
+                let followers = all(EdgeKind::Follow, Anchor::To(u.id))?;
+                let following = all(EdgeKind::Follow, Anchor::From(u.id))?;
+                let requests = all(EdgeKind::Request, Anchor::To(u.id))?;
+                if followers.len() as u64 != u.counts.followers {
+                    problems.push(format!(
+                        "{}: followers {} != edges {}",
+                        u.username,
+                        u.counts.followers,
+                        followers.len()
+                    ));
+                }
+                if following.len() as u64 != u.counts.following {
+                    problems.push(format!(
+                        "{}: following {} != edges {}",
+                        u.username,
+                        u.counts.following,
+                        following.len()
+                    ));
+                }
+                if requests.len() as u64 != u.counts.pending_requests {
+                    problems.push(format!(
+                        "{}: pending {} != edges {}",
+                        u.username,
+                        u.counts.pending_requests,
+                        requests.len()
+                    ));
+                }
+                for kind in EdgeKind::ALL {
+                    let out = all(kind, Anchor::From(u.id))?;
+                    let mut seen = HashSet::new();
+                    for e in &out {
+                        if e.to == u.id {
+                            problems.push(format!("{}: self edge {kind:?}", u.username));
+                        }
+                        if !seen.insert(e.to) {
+                            problems.push(format!("{}: duplicate {kind:?} edge", u.username));
+                        }
+                        if matches!(kind, EdgeKind::Follow | EdgeKind::Request)
+                            && (tx.edge(EdgeKind::Block, e.from, e.to)?.is_some()
+                                || tx.edge(EdgeKind::Block, e.to, e.from)?.is_some())
+                        {
+                            problems.push(format!("{}: {kind:?} beside a block", u.username));
+                        }
+                    }
+                }
+                let mut n = 0u64;
+                let mut before = None;
+                loop {
+                    let ms = tx.memberships_of(u.id, before, 500)?;
+                    n += ms.len() as u64;
+                    before = ms.last().map(|m| m.seq);
+                    rooms.extend(ms.iter().map(|m| m.room));
+                    if ms.len() < 500 {
+                        break;
+                    }
+                }
+                if n != u.counts.rooms {
+                    problems.push(format!(
+                        "{}: rooms {} != memberships {n}",
+                        u.username, u.counts.rooms
+                    ));
+                }
+                match tx.username_claim(&u.username.folded())? {
+                    Some(c) if c.user == u.id && c.held_until.is_none() => {}
+                    other => {
+                        problems.push(format!("{}: current name claim is {other:?}", u.username))
+                    }
+                }
+            }
+        }
+        for r in rooms {
+            let Some(room) = tx.room(r)? else {
+                problems.push(format!("membership of missing room {r}"));
+                continue;
+            };
+            let members = tx.members(r, None, 100_000)?;
+            if members.len() as u64 != room.member_count {
+                problems.push(format!(
+                    "room {r}: member_count {} != {}",
+                    room.member_count,
+                    members.len()
+                ));
+            }
+            if !members.iter().any(|m| m.role == kinfolk::RoomRole::Owner) {
+                problems.push(format!("room {r} has no owner"));
+            }
+        }
+        Ok(problems)
+    })
+    .await
+    .first()
+    .map_or(Ok(()), |p| Err(p.clone()))
+}

@@ -188,8 +188,12 @@ pub trait WriteTx: ReadTx {
     ) -> Result<Option<ConnectedAccount>>;
 }
 
-/// Runs a typed read job on a store.
-pub(crate) async fn read<R, F>(store: &dyn Store, f: F) -> Result<R>
+/// Runs a typed read job on a store: the closure's result comes back as
+/// its own type.
+///
+/// # Errors
+/// The job's error, or `Storage` when the store fails.
+pub async fn read<R, F>(store: &dyn Store, f: F) -> Result<R>
 where
     R: Send + 'static,
     F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
@@ -200,8 +204,13 @@ where
     unbox(out)
 }
 
-/// Runs a typed write job on a store.
-pub(crate) async fn write<R, F>(store: &dyn Store, f: F) -> Result<R>
+/// Runs a typed write job on a store, in one transaction. Bypasses every
+/// rule of the service: for adapters' own tests, bulk tools and checks, not
+/// for application code.
+///
+/// # Errors
+/// The job's error (after rollback), or `Storage` when the store fails.
+pub async fn write<R, F>(store: &dyn Store, f: F) -> Result<R>
 where
     R: Send + 'static,
     F: FnOnce(&mut dyn WriteTx) -> Result<R> + Send + 'static,

@@ -18,6 +18,7 @@ use crate::user::lookalike_fold;
 mod account;
 mod feed;
 mod follows;
+mod import;
 mod lists;
 mod rooms;
 mod rules;

@@ -105,7 +105,7 @@ fn parse_profile_key(raw: &str) -> Result<ProfileKey> {
 }
 
 impl Kinfolk {
-    fn check_reserved(&self, username: &Username) -> Result<()> {
+    pub(super) fn check_reserved(&self, username: &Username) -> Result<()> {
         let folded = username.lookalike_fold();
         if self.inner.reserved.iter().any(|r| *r == folded) {
             return Err(Error::UsernameReserved);
