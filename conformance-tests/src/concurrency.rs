@@ -64,7 +64,7 @@ async fn random_commands(
         let svc = svc.clone();
         let ids = ids.to_vec();
         handles.push(tokio::spawn(async move {
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1) * 0x1000_0001);
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t as u64 + 1) * 0x1000_0001));
             for _ in 0..per_task {
                 let a = ids[rng.below(ids.len())];
                 let b = ids[rng.below(ids.len())];

@@ -142,7 +142,7 @@ impl Error {
             Error::CannotFollowSelf => 422,
             Error::Blocked => 403,
             Error::Forbidden { .. } => 403,
-            Error::LimitExceeded { .. } => 429,
+            Error::LimitExceeded { .. } => 422,
             Error::Conflict { .. } => 409,
             Error::Storage(_) => 500,
         }

@@ -21,8 +21,17 @@ use crate::id::{RoomId, UserId};
 use crate::text::{fold, words};
 
 /// Where to search and for what purpose.
+///
+/// JSON: `{"scope":"discovery"}`, `{"scope":"room_invite","room":"<id>"}`,
+/// `{"scope":"followers","of":"<id>"}`, …; any other field is refused, for
+/// every scope (serde's internally tagged unit variants would ignore them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "scope", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "scope",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    try_from = "ScopeRepr"
+)]
 pub enum SearchScope {
     /// Discoverable users, never the viewer; users the viewer mutes are left out.
     Discovery,
@@ -46,6 +55,46 @@ pub enum SearchScope {
         /// Whose list.
         of: UserId,
     },
+}
+
+/// The JSON form of a [`SearchScope`] as read: one flat object, unknown
+/// fields refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeRepr {
+    scope: ScopeKind,
+    #[serde(default)]
+    room: Option<RoomId>,
+    #[serde(default)]
+    of: Option<UserId>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ScopeKind {
+    Discovery,
+    Mention,
+    RoomInvite,
+    Following,
+    Followers,
+}
+
+impl TryFrom<ScopeRepr> for SearchScope {
+    type Error = &'static str;
+    fn try_from(r: ScopeRepr) -> std::result::Result<Self, Self::Error> {
+        match (r.scope, r.room, r.of) {
+            (ScopeKind::Discovery, None, None) => Ok(SearchScope::Discovery),
+            (ScopeKind::Mention, None, None) => Ok(SearchScope::Mention),
+            (ScopeKind::RoomInvite, Some(room), None) => Ok(SearchScope::RoomInvite { room }),
+            (ScopeKind::Following, None, Some(of)) => Ok(SearchScope::Following { of }),
+            (ScopeKind::Followers, None, Some(of)) => Ok(SearchScope::Followers { of }),
+            (ScopeKind::RoomInvite, None, _) => Err("scope room_invite needs `room`"),
+            (ScopeKind::Following | ScopeKind::Followers, _, None) => {
+                Err("scopes following and followers need `of`")
+            }
+            _ => Err("a field this scope does not take"),
+        }
+    }
 }
 
 /// How a user matched a query. Lower ranks first.

@@ -81,11 +81,15 @@ fn check_len(field: &'static str, text: &str, min: usize, max: usize) -> Result<
 ///
 /// ```
 /// assert_eq!(kinfolk::text::fold("José ÁLVAREZ"), "jose alvarez");
-/// assert_eq!(kinfolk::text::fold("Дмитрий"), "дмитрий");
+/// // Marks go in every script: й (и + breve) folds to и, as é to e.
+/// assert_eq!(kinfolk::text::fold("Дмитрий"), "дмитрии");
+/// // Final sigma folds to σ, so an upper-case prefix ("ΚΩΣ", lower-cased
+/// // as "κως") still matches the word ("Κώστας").
+/// assert!(kinfolk::text::fold("Κώστας").starts_with(&kinfolk::text::fold("ΚΩΣ")));
 /// ```
 pub fn fold(text: &str) -> String {
     let stripped: String = text.nfd().filter(|c| !is_combining_mark(*c)).collect();
-    stripped.to_lowercase().nfc().collect()
+    stripped.to_lowercase().replace('ς', "σ").nfc().collect()
 }
 
 /// The words of a folded text: split on anything that is not a letter or a digit.

@@ -179,12 +179,10 @@ impl Kinfolk {
     }
 
     async fn set_status(&self, actor: UserId, status: AccountStatus) -> Result<bool> {
-        let name = if status == AccountStatus::Active {
-            "reactivate"
-        } else {
-            "deactivate"
+        let span = match status {
+            AccountStatus::Active => tracing::info_span!("reactivate", actor = %actor),
+            AccountStatus::Deactivated => tracing::info_span!("deactivate", actor = %actor),
         };
-        let span = tracing::info_span!("account_status", command = name, actor = %actor);
         let now = self.now();
         self.wr(move |tx| {
             let mut user = any_actor(tx, actor)?;

@@ -100,12 +100,12 @@ impl Kinfolk {
                     return Err(Error::CannotFollowSelf);
                 }
                 for id in [from, to] {
-                    if !touched.contains_key(&id) {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = touched.entry(id) {
                         let u = tx.user(id)?.ok_or_else(Error::user_not_found)?;
                         if !u.is_active() {
                             return Err(Error::user_not_found());
                         }
-                        touched.insert(id, u);
+                        slot.insert(u);
                     }
                 }
                 if tx.edge(EdgeKind::Follow, from, to)?.is_some() {

@@ -59,8 +59,8 @@ pub(crate) fn admits_invite(
 
 /// Removes `user`'s membership (which must exist), adjusting counters, handing
 /// ownership over when the sole owner goes, and deleting an emptied room.
-/// Appends `RoleChanged` / `RoomDeleted` as needed; the caller appends the
-/// event that says why the member went.
+/// Appends `RoleChanged` / `RoomDeleted` as needed, after the event (appended
+/// by the caller first) that says why the member went.
 pub(crate) fn drop_member(
     tx: &mut dyn WriteTx,
     room: &Room,
@@ -259,7 +259,6 @@ impl Kinfolk {
                     reason: "you may only remove members of a lower role",
                 });
             }
-            drop_member(tx, &r, user, now)?;
             tx.append_change(
                 now,
                 Change::MemberRemoved {
@@ -268,6 +267,7 @@ impl Kinfolk {
                     by: actor,
                 },
             )?;
+            drop_member(tx, &r, user, now)?;
             Ok(())
         })
         .instrument(span)
@@ -276,7 +276,9 @@ impl Kinfolk {
 
     /// Sets a member's role. Owners and admins change roles of members below
     /// their own role, and never to a role above their own. A member may
-    /// lower their own role, except the sole owner.
+    /// lower their own role, except the sole owner. Setting the role a member
+    /// already has changes nothing; it succeeds for the member themselves and
+    /// for whoever may change that member's role, and is `Forbidden` to others.
     ///
     /// # Errors
     /// `NotFound` (`room` / `membership`); `Forbidden`; `Unauthenticated`, `Deactivated`.
@@ -295,7 +297,10 @@ impl Kinfolk {
             let mut theirs = tx
                 .membership(room, user)?
                 .ok_or_else(membership_not_found)?;
-            if theirs.role == role {
+            // A no-op succeeds only for someone allowed to change this role.
+            let may_change =
+                user == actor || (mine.role >= RoomRole::Admin && theirs.role < mine.role);
+            if theirs.role == role && may_change {
                 return Ok(theirs);
             }
             if user == actor {
@@ -346,8 +351,8 @@ impl Kinfolk {
                 Error::Forbidden { .. } => membership_not_found(),
                 other => other,
             })?;
-            drop_member(tx, &r, actor, now)?;
             tx.append_change(now, Change::MemberLeft { room, user: actor })?;
+            drop_member(tx, &r, actor, now)?;
             Ok(())
         })
         .instrument(span)

@@ -107,7 +107,7 @@ fn parse_profile_key(raw: &str) -> Result<ProfileKey> {
 impl Kinfolk {
     pub(super) fn check_reserved(&self, username: &Username) -> Result<()> {
         let folded = username.lookalike_fold();
-        if self.inner.reserved.iter().any(|r| *r == folded) {
+        if self.inner.reserved.contains(&folded) {
             return Err(Error::UsernameReserved);
         }
         Ok(())

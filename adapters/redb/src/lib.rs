@@ -1,0 +1,279 @@
+//! # kinfolk-redb
+//!
+//! A [`kinfolk::Store`] on [redb](https://www.redb.org), the pure-Rust
+//! embedded key-value store: one file, ACID transactions, MVCC reads.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("kinfolk.redb");
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! use kinfolk::{Kinfolk, NewUser};
+//!
+//! let svc = Kinfolk::builder(kinfolk_redb::open(&path)?).build().await?;
+//! let ada = svc.register(NewUser::new("ada", "Ada Lovelace")?).await?;
+//! assert_eq!(svc.me(ada.id).await?.username.as_str(), "ada");
+//! # Ok::<(), kinfolk::Error>(())
+//! # })?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`open`] opens (or creates) a file, [`open_in_memory`] a store that lives
+//! in memory only (redb's `InMemoryBackend`), and [`open_with`] /
+//! [`open_in_memory_with`] take [`Options`].
+//!
+//! ## How it works
+//! - **Threads.** One writer thread runs every write job in its own redb
+//!   `WriteTransaction` (commit on `Ok`, abort on `Err` or panic — nothing of
+//!   a failed job is kept, feed events included). A few reader threads run
+//!   read jobs on `ReadTransaction` snapshots, which never wait for the
+//!   writer. Results come back over a oneshot channel, so the futures
+//!   complete under any executor; no blocking call runs on the caller's.
+//!   Dropping the last handle joins the threads and closes the file.
+//! - **Layout.** Every port method is a point get or a range scan: records by
+//!   their id, order indexes keyed `(kind, anchor, seq, other)` so that a page
+//!   of followers is one reverse range scan, and the change feed keyed by its
+//!   sequence number. The highest sequence number ever assigned lives in a
+//!   meta table beside the schema version, so it survives trimming.
+//! - **Encoding.** A value is one format byte and a body: postcard for
+//!   records (compact; core's record types only use what a
+//!   non-self-describing format supports) and JSON for change events
+//!   (`Change` is an internally tagged enum, which needs a self-describing
+//!   format). Anything that does not decode is [`kinfolk::Error::Storage`].
+//! - **Schema.** A version number in the meta table; a store written by a
+//!   newer version, a file that is not a redb database, or a redb database
+//!   that is not a kinfolk store are refused with [`kinfolk::Error::Storage`].
+//! - **Durability.** [`Durability::Immediate`] by default: a write that
+//!   returned `Ok` is on disk. Write jobs that queue up while one commits are
+//!   group-committed: each still commits or rolls back on its own, but one
+//!   sync to disk covers them all, and none is answered before it is durable
+//!   (about 8× the throughput of one sync per job with 8 concurrent writers).
+//!   [`Durability::None`] is faster still and documented below.
+//! - **Panics.** A panic in a job — or in redb, reading a damaged file — is
+//!   caught on the store's thread and becomes [`kinfolk::Error::Storage`];
+//!   the job's transaction is rolled back and the store carries on.
+//! - **Errors.** redb's errors become [`kinfolk::Error::Storage`] in one
+//!   place; uniqueness violations are the port's domain errors
+//!   ([`kinfolk::Error::UsernameTaken`], [`kinfolk::Error::Conflict`]).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod codec;
+mod error;
+mod tables;
+mod threads;
+mod tx;
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kinfolk::store::{Boxed, ReadJob, WriteJob};
+use kinfolk::{Error, Result, Store};
+use redb::backends::InMemoryBackend;
+use redb::{Builder, Database};
+
+use crate::error::EngineResult;
+use crate::threads::Workers;
+
+/// When a committed write reaches the disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Every write is on disk when it returns `Ok` (redb's
+    /// `Durability::Immediate`: the commit is flushed and synced). The default.
+    #[default]
+    Immediate,
+    /// Writes are committed — visible to every later read — but not synced
+    /// (redb's `Durability::None`). They are **lost on crash until the next
+    /// durable commit**: a process kill or power loss rolls the store back to
+    /// the last durable point. A durable point is made by
+    /// [`RedbStore::sync`] and by closing the store (dropping its last
+    /// handle). Much faster for bulk loads and tests.
+    None,
+}
+
+/// How to open a store. `Options::default()` is what [`open`] uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// When writes reach the disk; [`Durability::Immediate`] by default.
+    pub durability: Durability,
+    /// How many threads run read jobs (at least one); default: the number of
+    /// CPUs, between 2 and 8.
+    pub read_threads: usize,
+    /// redb's page cache in bytes; `None` keeps redb's default (1 GiB at most).
+    pub cache_size: Option<usize>,
+    /// Verify every page's checksum when opening (reads the whole file). Off
+    /// by default; turn it on to turn damage done to the file outside redb
+    /// into an error at open rather than at first use.
+    pub check_integrity_on_open: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Options {
+            durability: Durability::Immediate,
+            read_threads: cpus.clamp(2, 8),
+            cache_size: None,
+            check_integrity_on_open: false,
+        }
+    }
+}
+
+impl Options {
+    /// Sets [`Options::durability`].
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+    /// Sets [`Options::read_threads`].
+    pub fn read_threads(mut self, n: usize) -> Self {
+        self.read_threads = n.max(1);
+        self
+    }
+    /// Sets [`Options::cache_size`].
+    pub fn cache_size(mut self, bytes: usize) -> Self {
+        self.cache_size = Some(bytes);
+        self
+    }
+    /// Sets [`Options::check_integrity_on_open`].
+    pub fn check_integrity_on_open(mut self, on: bool) -> Self {
+        self.check_integrity_on_open = on;
+        self
+    }
+
+    fn builder(&self) -> Builder {
+        let mut b = Builder::new();
+        if let Some(bytes) = self.cache_size {
+            b.set_cache_size(bytes);
+        }
+        b.set_check_integrity_on_open(self.check_integrity_on_open);
+        b
+    }
+}
+
+/// Opens the store in the file at `path`, creating it if it does not exist,
+/// with the default [`Options`] (durable writes).
+///
+/// Blocking (it reads the file header and may recover after a crash): call it
+/// at start-up, not from inside an async task that must not block.
+///
+/// # Errors
+/// [`Error::Storage`] when the file cannot be opened or locked (a file is
+/// opened by one store at a time: open it again only after every handle of
+/// the previous store was dropped), is not a redb database, is a redb
+/// database that is not a kinfolk store, or was written by a newer version.
+pub fn open(path: impl AsRef<Path>) -> Result<Arc<RedbStore>> {
+    open_with(path, Options::default())
+}
+
+/// [`open`] with options.
+///
+/// # Errors
+/// As [`open`].
+pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Arc<RedbStore>> {
+    let path = path.as_ref();
+    let builder = options.builder();
+    let db = guard_open(|| builder.create(path))?;
+    RedbStore::start(db, &options).map(Arc::new)
+}
+
+/// Opens a new, empty store that lives in memory only (redb's
+/// `InMemoryBackend`); its data goes with its last handle.
+///
+/// # Errors
+/// [`Error::Storage`] if redb cannot set it up.
+pub fn open_in_memory() -> Result<Arc<RedbStore>> {
+    open_in_memory_with(Options::default())
+}
+
+/// [`open_in_memory`] with options.
+///
+/// # Errors
+/// As [`open_in_memory`].
+pub fn open_in_memory_with(options: Options) -> Result<Arc<RedbStore>> {
+    let builder = options.builder();
+    let db = guard_open(|| builder.create_with_backend(InMemoryBackend::new()))?;
+    RedbStore::start(db, &options).map(Arc::new)
+}
+
+/// Runs a redb open, turning its error — or a panic on a damaged file, which
+/// a plain redb open does not rule out — into [`Error::Storage`].
+fn guard_open(
+    open: impl FnOnce() -> std::result::Result<Database, redb::DatabaseError>,
+) -> Result<Database> {
+    match catch_unwind(AssertUnwindSafe(open)) {
+        Ok(result) => result.engine(),
+        Err(_) => Err(Error::storage("the file is not a readable redb database")),
+    }
+}
+
+/// The redb store, shared as `Arc<RedbStore>` (an `Arc<dyn Store>` for the
+/// service).
+///
+/// Dropping the last handle finishes the jobs in flight, stops its threads and closes the
+/// file (making [`Durability::None`] writes durable).
+pub struct RedbStore {
+    workers: Workers,
+    durability: Durability,
+}
+
+impl RedbStore {
+    fn start(db: Database, options: &Options) -> Result<Self> {
+        if let Err(e) = guard_schema(&db) {
+            // Closing a damaged database may panic too; it is refused either way.
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(db)));
+            return Err(e);
+        }
+        Ok(RedbStore {
+            workers: Workers::start(db, options.durability, options.read_threads)?,
+            durability: options.durability,
+        })
+    }
+
+    /// Makes every write committed so far durable (one empty durable commit).
+    /// Needed only with [`Durability::None`]; harmless otherwise.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] if the commit fails.
+    pub async fn sync(&self) -> Result<()> {
+        self.workers.sync().await
+    }
+
+    /// The durability the store was opened with.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+}
+
+/// Checks (or creates) the schema, a panic on a damaged file included.
+fn guard_schema(db: &Database) -> Result<()> {
+    match catch_unwind(AssertUnwindSafe(|| tables::init_schema(db))) {
+        Ok(result) => result,
+        Err(_) => Err(Error::storage("the file is not a readable redb database")),
+    }
+}
+
+impl fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Store for RedbStore {
+    async fn read(&self, job: ReadJob) -> Result<Boxed> {
+        self.workers.read(job).await
+    }
+
+    async fn write(&self, job: WriteJob) -> Result<Boxed> {
+        self.workers.write(job).await
+    }
+}

@@ -1,0 +1,251 @@
+//! The threads that own the connections.
+//!
+//! One writer thread owns the only write connection. Reader threads each own
+//! a read-only connection and take read jobs from one shared queue, each in
+//! its own snapshot (`BEGIN DEFERRED … ROLLBACK`), so reads proceed while a
+//! write runs (WAL). Jobs arrive over std channels and their results go back
+//! over a `futures-channel` oneshot, which any executor can await: nothing
+//! here depends on an async runtime, and no blocking work runs on the
+//! caller's executor.
+//!
+//! **Group commit.** The writer takes every write job already waiting (up to
+//! [`MAX_BATCH`]) and runs them one after another in ONE `BEGIN IMMEDIATE`
+//! transaction, each inside its own savepoint: a job that fails (or panics)
+//! is rolled back to its savepoint and gets its error, the others are
+//! unaffected. One `COMMIT` — one fsync under `synchronous=FULL` — then makes
+//! the whole batch durable, and only after it does any job of the batch get
+//! its `Ok`. If the commit fails, every job of the batch gets `Err` and
+//! nothing of it persists. Jobs still run strictly one at a time, in arrival
+//! order, so writes stay serialisable.
+//!
+//! A job that panics is rolled back and its panic is re-raised in the task
+//! that awaits it; the thread keeps serving.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+
+use futures_channel::oneshot;
+use kinfolk::store::{Boxed, ReadJob, WriteJob};
+use kinfolk::{Error, Result};
+use rusqlite::Connection;
+
+use crate::error::map;
+use crate::sql;
+use crate::tx::Tx;
+
+/// The most write jobs committed together.
+const MAX_BATCH: usize = 64;
+
+/// What a job hands back: its result, or the payload of its panic.
+pub(crate) type Outcome = std::result::Result<Result<Boxed>, Box<dyn Any + Send>>;
+
+/// Where a job's outcome goes.
+pub(crate) type Reply = oneshot::Sender<Outcome>;
+
+/// A job for a connection thread, with the channel for its outcome.
+pub(crate) enum Job {
+    /// Runs on a snapshot.
+    Read(ReadJob, Reply),
+    /// Runs in the write transaction (only ever sent to the writer).
+    Write(WriteJob, Reply),
+}
+
+/// Starts the writer thread. It also serves read jobs when the store has no
+/// readers, each between two write transactions.
+pub(crate) fn spawn_writer(conn: Connection, jobs: Receiver<Job>) -> Result<JoinHandle<()>> {
+    spawn("kinfolk-sqlite-writer".to_owned(), move || {
+        let mut next: Option<Job> = None;
+        loop {
+            let job = match next.take() {
+                Some(job) => job,
+                None => match jobs.recv() {
+                    Ok(job) => job,
+                    Err(_) => break, // the store was dropped
+                },
+            };
+            match job {
+                Job::Read(job, reply) => serve_read(&conn, job, reply),
+                Job::Write(job, reply) => {
+                    let mut batch = vec![(job, reply)];
+                    while batch.len() < MAX_BATCH {
+                        match jobs.try_recv() {
+                            Ok(Job::Write(job, reply)) => batch.push((job, reply)),
+                            Ok(read) => {
+                                next = Some(read);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    run_writes(&conn, batch);
+                }
+            }
+        }
+    })
+}
+
+/// Starts a reader thread taking jobs from the shared queue.
+pub(crate) fn spawn_reader(
+    n: usize,
+    conn: Connection,
+    jobs: Arc<Mutex<Receiver<Job>>>,
+) -> Result<JoinHandle<()>> {
+    spawn(format!("kinfolk-sqlite-reader-{n}"), move || {
+        loop {
+            // Hold the queue only while taking one job.
+            let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+            match job {
+                Ok(Job::Read(job, reply)) => serve_read(&conn, job, reply),
+                // Never sent to readers; refuse rather than write on a reader.
+                Ok(Job::Write(_, reply)) => {
+                    let _ = reply.send(Ok(Err(Error::storage("write job sent to a reader"))));
+                }
+                Err(_) => break, // the store was dropped
+            }
+        }
+    })
+}
+
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .map_err(|e| Error::storage(format!("cannot start a SQLite thread: {e}")))
+}
+
+fn exec(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(map)
+}
+
+/// Ends whatever transaction is open (after an error or a panic).
+fn rollback(conn: &Connection) {
+    if !conn.is_autocommit() {
+        // If even ROLLBACK fails, the next BEGIN reports the broken connection.
+        let _ = exec(conn, sql::ROLLBACK);
+    }
+}
+
+fn serve_read(conn: &Connection, job: ReadJob, reply: Reply) {
+    // A caller that stopped waiting before its job started gets nothing run.
+    if reply.is_canceled() {
+        return;
+    }
+    rollback(conn);
+    let outcome = match exec(conn, sql::BEGIN_READ) {
+        Ok(()) => {
+            let tx = Tx::new(conn);
+            let out = catch_unwind(AssertUnwindSafe(|| job(&tx)));
+            rollback(conn);
+            out
+        }
+        Err(e) => Ok(Err(e)),
+    };
+    // The receiver may be gone by now; then nobody wants the outcome.
+    let _ = reply.send(outcome);
+}
+
+/// Runs a batch of write jobs in one transaction, one savepoint each, and
+/// replies to all of them once the transaction has committed or failed.
+fn run_writes(conn: &Connection, batch: Vec<(WriteJob, Reply)>) {
+    let batch: Vec<_> = batch
+        .into_iter()
+        .filter(|(_, r)| !r.is_canceled())
+        .collect();
+    if batch.is_empty() {
+        return;
+    }
+    rollback(conn);
+    if let Err(e) = exec(conn, sql::BEGIN_WRITE) {
+        let why = e.to_string();
+        let mut first = Some(e);
+        for (_, reply) in batch {
+            let err = first.take().unwrap_or_else(|| Error::storage(why.clone()));
+            let _ = reply.send(Ok(Err(err)));
+        }
+        return;
+    }
+    let mut done: Vec<(Outcome, Reply)> = Vec::with_capacity(batch.len());
+    let mut aborted: Option<String> = None;
+    for (job, reply) in batch {
+        if let Some(why) = &aborted {
+            done.push((Ok(Err(Error::storage(why.clone()))), reply));
+            continue;
+        }
+        let (out, intact) = run_in_savepoint(conn, job);
+        done.push((out, reply));
+        if !intact {
+            let why = "the write transaction was aborted by an engine error; nothing was written"
+                .to_owned();
+            rollback(conn);
+            fail_successes(&mut done, &why);
+            aborted = Some(why);
+        }
+    }
+    if aborted.is_none()
+        && let Err(e) = exec(conn, sql::COMMIT)
+    {
+        rollback(conn);
+        fail_successes(
+            &mut done,
+            &format!("commit failed; nothing was written: {e}"),
+        );
+    }
+    for (out, reply) in done {
+        // The receiver may be gone by now; then nobody wants the outcome.
+        let _ = reply.send(out);
+    }
+}
+
+/// Runs one job in a savepoint. Returns its outcome and whether the batch's
+/// transaction is still intact (false when SQLite rolled it back itself or
+/// the savepoint could not be undone).
+fn run_in_savepoint(conn: &Connection, job: WriteJob) -> (Outcome, bool) {
+    if let Err(e) = exec(conn, sql::SAVEPOINT) {
+        return (Ok(Err(e)), false);
+    }
+    let mut tx = Tx::new(conn);
+    let out = catch_unwind(AssertUnwindSafe(|| job(&mut tx)));
+    if conn.is_autocommit() {
+        // SQLite ended the transaction (I/O error, disk full, …).
+        return (out, false);
+    }
+    let end = match &out {
+        Ok(Ok(_)) => exec(conn, sql::RELEASE),
+        _ => exec(conn, sql::ROLLBACK_TO).and_then(|()| exec(conn, sql::RELEASE)),
+    };
+    match end {
+        Ok(()) => (out, true),
+        Err(e) => match out {
+            Ok(Ok(_)) => (Ok(Err(e)), false),
+            failed => (failed, false),
+        },
+    }
+}
+
+/// Turns every successful outcome of a batch into a storage error.
+fn fail_successes(done: &mut [(Outcome, Reply)], why: &str) {
+    for (out, _) in done.iter_mut() {
+        if matches!(out, Ok(Ok(_))) {
+            *out = Ok(Err(Error::storage(why.to_owned())));
+        }
+    }
+}
+
+/// Sends a job and waits for its outcome without blocking the executor.
+pub(crate) async fn submit(queue: &Sender<Job>, make: impl FnOnce(Reply) -> Job) -> Result<Boxed> {
+    let (tx, rx) = oneshot::channel();
+    queue
+        .send(make(tx))
+        .map_err(|_| Error::storage("the SQLite store is closed"))?;
+    match rx.await {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(oneshot::Canceled) => Err(Error::storage("a SQLite connection thread stopped")),
+    }
+}
