@@ -93,8 +93,12 @@ async fn following_of(svc: &Kinfolk, viewer: Option<UserId>, u: UserId) -> Vec<U
         .unwrap_or_else(|e| panic!("following: {e}"))
 }
 
-/// The ids a discovery search for `q` finds for `viewer`.
+/// The ids a discovery search for `q` finds for `viewer`, after making every
+/// committed change searchable (an index may otherwise lag up to 1 s).
 async fn discover(svc: &Kinfolk, viewer: Option<UserId>, q: &str) -> Vec<UserId> {
+    svc.refresh_search()
+        .await
+        .unwrap_or_else(|e| panic!("refresh_search: {e}"));
     svc.search_users(
         viewer,
         q,
@@ -454,6 +458,7 @@ pub async fn muted_left_out_of_discovery_until_mute_ends(ctx: Ctx) -> TestResult
     assert!(discover(svc, Some(a), "bobb").await.is_empty());
     // Only the muter's discovery changes; the mentions scope still finds them.
     assert_eq!(discover(svc, None, "bobb").await.len(), 2);
+    svc.refresh_search().await?;
     let mention = svc
         .search_users(Some(a), "bobby", SearchScope::Mention, PageRequest::first())
         .await?;

@@ -22,6 +22,7 @@ macro_rules! __cases_concurrency {
             racing_registrations_one_name_exactly_one_wins,
             follow_racing_block_never_leaves_follow,
             approve_racing_block_never_leaves_follow,
+            racing_renames_to_one_name_exactly_one_wins,
             settings_patches_racing_with_versions_lose_nothing,
             concurrent_reads_during_writes_see_consistent_counts,
         );
@@ -138,15 +139,26 @@ pub async fn counters_exact_after_random_concurrent_commands(ctx: Ctx) -> TestRe
     Ok(())
 }
 
+/// Toggles per task in [`counters_exact_many_toggles_on_few_accounts`]:
+/// `KINFOLK_RACE_TOGGLES`, default 250 (32 × 250 = 8,000 toggles; 32 × 1,000
+/// takes ~20 s on a durable SQLite or redb store, see RELIABILITY.md §4).
+fn race_toggles() -> usize {
+    std::env::var("KINFOLK_RACE_TOGGLES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(250)
+}
+
 pub async fn counters_exact_many_toggles_on_few_accounts(ctx: Ctx) -> TestResult {
     let ids = users(&ctx.svc, "hot", 10).await;
+    let per_task = race_toggles();
     let mut handles = Vec::new();
     for t in 0..32usize {
         let svc = ctx.svc.clone();
         let ids = ids.clone();
         handles.push(tokio::spawn(async move {
             let mut rng = Rng(t as u64 * 7919 + 13);
-            for _ in 0..60 {
+            for _ in 0..per_task {
                 let a = ids[rng.below(ids.len())];
                 let b = ids[rng.below(ids.len())];
                 if a != b {
@@ -189,69 +201,175 @@ pub async fn racing_registrations_one_name_exactly_one_wins(ctx: Ctx) -> TestRes
     Ok(())
 }
 
-pub async fn follow_racing_block_never_leaves_follow(ctx: Ctx) -> TestResult {
-    let ids = users(&ctx.svc, "fb", 12).await;
-    for round in 0..20usize {
-        let a = ids[round % 6];
-        let b = ids[6 + round % 6];
-        let (s1, s2, s3) = (ctx.svc.clone(), ctx.svc.clone(), ctx.svc.clone());
-        let f1 =
-            tokio::spawn(async move { s1.toggle_follow(a, b, Some(FollowAction::Follow)).await });
-        let f2 =
-            tokio::spawn(async move { s2.toggle_follow(b, a, Some(FollowAction::Follow)).await });
-        let bl = tokio::spawn(async move { s3.block(b, a).await });
-        let _ = f1.await?;
-        let _ = f2.await?;
-        bl.await??;
-        let (ab, ba) = read_store(&ctx.svc, move |tx| {
-            Ok((
-                tx.edge(kinfolk::EdgeKind::Follow, a, b)?.is_some(),
-                tx.edge(kinfolk::EdgeKind::Follow, b, a)?.is_some(),
-            ))
-        })
-        .await;
-        assert!(!ab && !ba, "round {round}: a follow survived a block");
-        ctx.svc.unblock(b, a).await?;
+/// 32 users rename themselves at once to one name, spelt in 8 cases, while
+/// 32 registrations of it race them: exactly one of the 64 gets the name.
+/// The losers keep their old names (and the failed renames hold nothing).
+pub async fn racing_renames_to_one_name_exactly_one_wins(ctx: Ctx) -> TestResult {
+    let ids = users(&ctx.svc, "renamer", 32).await;
+    let spellings = [
+        "prize", "Prize", "PRIZE", "pRiZe", "priZE", "PRize", "prIZE", "pRIZE",
+    ];
+    let mut handles = Vec::new();
+    for (i, &id) in ids.iter().enumerate() {
+        let (s1, s2) = (ctx.svc.clone(), ctx.svc.clone());
+        let name = spellings[i % spellings.len()];
+        handles.push(tokio::spawn(async move {
+            let update = kinfolk::ProfileUpdate {
+                username: Some(kinfolk::Username::parse(name)?),
+                ..Default::default()
+            };
+            s1.update_profile(id, update).await.map(|p| p.id)
+        }));
+        handles.push(tokio::spawn(async move {
+            s2.register(NewUser::new(name, "Prize")?)
+                .await
+                .map(|p| p.id)
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut taken = 0;
+    for h in handles {
+        match h.await? {
+            Ok(id) => winners.push(id),
+            Err(e) if e.code() == "username_taken" => taken += 1,
+            Err(e) => return Err(format!("unexpected {e}").into()),
+        }
+    }
+    assert_eq!((winners.len(), taken), (1, 63));
+    let holder = ctx.svc.get_profile(None, "PRIZE").await?;
+    assert_eq!(holder.id(), winners[0]);
+    for (i, &id) in ids.iter().enumerate() {
+        if id != winners[0] {
+            assert_eq!(
+                ctx.svc.me(id).await?.username.as_str(),
+                format!("renamer{i}")
+            );
+        }
     }
     check_invariants(&ctx.svc).await?;
     Ok(())
 }
 
-pub async fn approve_racing_block_never_leaves_follow(ctx: Ctx) -> TestResult {
-    let ids = users(&ctx.svc, "ab", 10).await;
-    let owner = ids[0];
-    make_private(&ctx.svc, owner).await;
-    for &r in &ids[1..] {
-        ctx.svc
-            .toggle_follow(r, owner, Some(FollowAction::Follow))
-            .await?;
+/// Whether a follow or a request stands beside a block between `a` and `b`
+/// (in any direction), read in one snapshot.
+async fn edge_beside_block(svc: &Kinfolk, a: UserId, b: UserId) -> bool {
+    use kinfolk::EdgeKind::{Block, Follow, Request};
+    read_store(svc, move |tx| {
+        let blocked = tx.edge(Block, a, b)?.is_some() || tx.edge(Block, b, a)?.is_some();
+        let mut linked = false;
+        for kind in [Follow, Request] {
+            linked |= tx.edge(kind, a, b)?.is_some() || tx.edge(kind, b, a)?.is_some();
+        }
+        Ok(blocked && linked)
+    })
+    .await
+}
+
+/// 30 rounds; in each, six pairs race at once: both follow each other (half
+/// of the accounts are private, so half of the follows are requests) while
+/// one blocks the other. No follow or request may survive beside the block.
+pub async fn follow_racing_block_never_leaves_follow(ctx: Ctx) -> TestResult {
+    let ids = users(&ctx.svc, "fb", 12).await;
+    for id in ids.iter().step_by(2) {
+        make_private(&ctx.svc, *id).await;
     }
-    let mut handles = Vec::new();
-    for &r in &ids[1..] {
-        let (s1, s2) = (ctx.svc.clone(), ctx.svc.clone());
-        handles.push(tokio::spawn(async move {
-            s1.approve_follow_request(owner, r).await.map(|_| ())
-        }));
-        handles.push(tokio::spawn(
-            async move { s2.block(r, owner).await.map(|_| ()) },
-        ));
-    }
-    for h in handles {
-        match h.await? {
-            Ok(()) => {}
-            Err(e) if e.code() == "not_found" => {}
-            Err(e) => return Err(e.into()),
+    for round in 0..30usize {
+        let pairs: Vec<(UserId, UserId)> =
+            (0..6).map(|i| (ids[i], ids[6 + (i + round) % 6])).collect();
+        let mut handles = Vec::new();
+        for (i, &(a, b)) in pairs.iter().enumerate() {
+            let (s1, s2, s3) = (ctx.svc.clone(), ctx.svc.clone(), ctx.svc.clone());
+            // Alternate who blocks, so both directions race both ways.
+            let (blocker, blocked) = if (i + round) % 2 == 0 { (b, a) } else { (a, b) };
+            handles.push(tokio::spawn(async move {
+                s1.toggle_follow(a, b, Some(FollowAction::Follow))
+                    .await
+                    .map(|_| ())
+            }));
+            handles.push(tokio::spawn(async move {
+                s2.toggle_follow(b, a, Some(FollowAction::Follow))
+                    .await
+                    .map(|_| ())
+            }));
+            handles.push(tokio::spawn(async move {
+                s3.block(blocker, blocked).await.map(|_| ())
+            }));
+        }
+        for h in handles {
+            match h.await? {
+                Ok(()) => {}
+                // A follow that lost the race meets the block.
+                Err(e) if matches!(e.code(), "not_found" | "blocked") => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for &(a, b) in &pairs {
+            assert!(
+                !edge_beside_block(&ctx.svc, a, b).await,
+                "round {round}: a follow or request survived a block"
+            );
+            ctx.svc.unblock(a, b).await?;
+            ctx.svc.unblock(b, a).await?;
         }
     }
-    for &r in &ids[1..] {
-        let follows = read_store(&ctx.svc, move |tx| {
-            Ok(tx.edge(kinfolk::EdgeKind::Follow, r, owner)?.is_some()
-                || tx.edge(kinfolk::EdgeKind::Request, r, owner)?.is_some())
-        })
-        .await;
-        assert!(!follows, "a follow or request survived a block");
-    }
     check_invariants(&ctx.svc).await?;
+    Ok(())
+}
+
+/// 6 rounds with 16 requesters of a private account: for each requester at
+/// once, the owner approves, the requester asks again, and a block lands
+/// (the requester blocks the owner on even rounds, the owner blocks the
+/// requester on odd ones). Never a follow or request beside a block.
+pub async fn approve_racing_block_never_leaves_follow(ctx: Ctx) -> TestResult {
+    let ids = users(&ctx.svc, "ab", 17).await;
+    let owner = ids[0];
+    make_private(&ctx.svc, owner).await;
+    for round in 0..6usize {
+        for &r in &ids[1..] {
+            ctx.svc
+                .toggle_follow(r, owner, Some(FollowAction::Follow))
+                .await?;
+        }
+        let mut handles = Vec::new();
+        for &r in &ids[1..] {
+            let (s1, s2, s3) = (ctx.svc.clone(), ctx.svc.clone(), ctx.svc.clone());
+            handles.push(tokio::spawn(async move {
+                s1.approve_follow_request(owner, r).await.map(|_| ())
+            }));
+            handles.push(tokio::spawn(async move {
+                s2.toggle_follow(r, owner, Some(FollowAction::Follow))
+                    .await
+                    .map(|_| ())
+            }));
+            handles.push(tokio::spawn(async move {
+                if round % 2 == 0 {
+                    s3.block(r, owner).await.map(|_| ())
+                } else {
+                    s3.block(owner, r).await.map(|_| ())
+                }
+            }));
+        }
+        for h in handles {
+            match h.await? {
+                Ok(()) => {}
+                Err(e) if matches!(e.code(), "not_found" | "blocked") => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for &r in &ids[1..] {
+            assert!(
+                !edge_beside_block(&ctx.svc, r, owner).await,
+                "round {round}: a follow or request survived a block"
+            );
+            ctx.svc.unblock(r, owner).await?;
+            ctx.svc.unblock(owner, r).await?;
+            // Start the next round from "no edge at all".
+            ctx.svc
+                .toggle_follow(r, owner, Some(FollowAction::Unfollow))
+                .await?;
+        }
+        check_invariants(&ctx.svc).await?;
+    }
     Ok(())
 }
 

@@ -21,13 +21,17 @@
 
 pub mod fixtures;
 pub mod harness;
+pub mod kill;
 
 pub mod accounts;
 pub mod concurrency;
+pub mod corpus;
 pub mod errors;
 pub mod feed;
 pub mod follows;
 pub mod lists;
+pub mod model;
+pub mod privacy;
 pub mod rooms;
 pub mod search;
 pub mod settings;
@@ -52,6 +56,8 @@ macro_rules! conformance_tests {
         $crate::__cases_errors!($factory);
         $crate::__cases_storage!($factory);
         $crate::__cases_concurrency!($factory);
+        $crate::__cases_privacy!($factory);
+        $crate::__cases_corpus!($factory);
     };
 }
 

@@ -41,6 +41,7 @@ macro_rules! __cases_lists {
             only_approved_follows_listed,
             known_followers_only_people_viewer_follows,
             known_followers_sparse_pages_stay_full,
+            known_followers_same_whichever_side_is_smaller,
             known_followers_visibility_and_anonymous,
             follow_requests_newest_first_pending_only,
             follow_requests_limits_and_cursors,
@@ -1401,5 +1402,37 @@ pub async fn follow_requests_limits_and_cursors(ctx: Ctx) -> TestResult {
             .await,
         "validation",
     );
+    Ok(())
+}
+
+/// known_followers may be walked from the owner's followers or from the
+/// viewer's follows, whichever list is shorter; both give the same rows in
+/// the same order, page by page.
+pub async fn known_followers_same_whichever_side_is_smaller(ctx: Ctx) -> TestResult {
+    let svc = &ctx.svc;
+    let owner = user(svc, "kfowner").await;
+    let viewer = user(svc, "kfviewer").await;
+    let fans = users(svc, "kffan", 10).await;
+    for f in &fans {
+        follow(svc, *f, owner).await;
+    }
+    // The viewer follows every other fan, in an order unlike the fans' order.
+    let known: Vec<UserId> = vec![fans[7], fans[1], fans[5], fans[3]];
+    for k in &known {
+        follow(svc, viewer, *k).await;
+    }
+    // Newest follower of the owner first.
+    let expected = vec![fans[7], fans[5], fans[3], fans[1]];
+    // The viewer follows 4 < 10: walked from the viewer's side.
+    let small = walk_ids(1, |p| svc.known_followers(Some(viewer), owner, p)).await?;
+    assert_eq!(small, expected);
+    // Now the viewer follows 4 + 12 = 16 > 10: walked from the owner's side.
+    for other in users(svc, "kfother", 12).await {
+        follow(svc, viewer, other).await;
+    }
+    let large = walk_ids(1, |p| svc.known_followers(Some(viewer), owner, p)).await?;
+    assert_eq!(large, expected);
+    let large3 = walk_ids(3, |p| svc.known_followers(Some(viewer), owner, p)).await?;
+    assert_eq!(large3, expected);
     Ok(())
 }

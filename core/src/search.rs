@@ -129,8 +129,8 @@ impl SearchQuery {
     /// Normalises a query.
     ///
     /// # Errors
-    /// [`Error::Validation`] (`query`) when it is empty after trimming (and
-    /// dropping one leading `@`), longer than 100 characters, contains
+    /// [`Error::Validation`] (`query`) when, after trimming and dropping one
+    /// leading `@`, it is empty or longer than 100 characters, or contains
     /// control characters, or has no letter or digit to search for.
     ///
     /// ```
@@ -140,19 +140,19 @@ impl SearchQuery {
     /// ```
     pub fn parse(raw: &str) -> Result<Self> {
         let trimmed = raw.trim();
-        if trimmed.chars().count() > Self::MAX_LEN {
+        let body = trimmed.strip_prefix('@').unwrap_or(trimmed).trim();
+        if body.chars().count() > Self::MAX_LEN {
             return Err(Error::validation(
                 "query",
                 "must have at most 100 characters",
             ));
         }
-        if trimmed.chars().any(|c| c.is_control()) {
+        if body.chars().any(|c| c.is_control()) {
             return Err(Error::validation(
                 "query",
                 "control characters are not allowed",
             ));
         }
-        let body = trimmed.strip_prefix('@').unwrap_or(trimmed).trim();
         if body.is_empty() {
             return Err(Error::validation("query", "must not be empty"));
         }

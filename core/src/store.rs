@@ -126,7 +126,8 @@ pub trait ReadTx {
         provider: &str,
         external_id: &str,
     ) -> Result<Option<ConnectedAccount>>;
-    /// Every connected account of a user, oldest first.
+    /// Every connected account of a user, oldest first (ties by provider,
+    /// then external id).
     fn connected_accounts_of(&self, user: UserId) -> Result<Vec<ConnectedAccount>>;
 
     /// Up to `limit` feed events with `seq > after`, in sequence order.

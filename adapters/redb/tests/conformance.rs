@@ -2,24 +2,23 @@
 //! Reopening opens the same file again (persistent), so the reopen cases read
 //! back from disk: the service drops every handle first, and the store's
 //! threads release the file when the last handle goes. Search cases use the
-//! reference in-memory index.
+//! tantivy index in a directory beside the database, reopened with the store.
 
 use std::sync::Arc;
 
 use kinfolk::{SearchIndex, Store};
-use kinfolk_memory::MemorySearch;
+use kinfolk_search::TantivyIndex;
 
-/// A temp directory holding the database file; removed when the case ends.
+/// A temp directory holding the database file and the index directory;
+/// removed when the case ends.
 struct RedbFile {
     dir: tempfile::TempDir,
-    search: Arc<MemorySearch>,
 }
 
 impl RedbFile {
     fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}")),
-            search: Arc::new(MemorySearch::new()),
         }
     }
 }
@@ -33,7 +32,9 @@ impl kinfolk_conformance::StoreFactory for RedbFile {
         true
     }
     async fn open_search(&mut self) -> kinfolk::Result<Option<Arc<dyn SearchIndex>>> {
-        Ok(Some(self.search.clone()))
+        Ok(Some(Arc::new(TantivyIndex::open(
+            self.dir.path().join("search"),
+        )?)))
     }
 }
 

@@ -295,12 +295,23 @@ impl ReadTx for Tx<'_> {
     }
 
     fn connected_accounts_of(&self, user: UserId) -> Result<Vec<ConnectedAccount>> {
-        self.all(
+        let mut out = self.all(
             sql::ACCOUNTS_OF,
             [user.to_bytes()],
             "connected_accounts",
             account,
-        )
+        )?;
+        // Accounts linked at the same instant: by (provider, external_id), as
+        // the reference store orders them (not by rowid, which a re-link with
+        // a new handle moves to the end). A user has a handful of accounts.
+        out.sort_by(|a, b| {
+            (a.connected_at, &a.provider, &a.external_id).cmp(&(
+                b.connected_at,
+                &b.provider,
+                &b.external_id,
+            ))
+        });
+        Ok(out)
     }
 
     fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<ChangeEvent>> {

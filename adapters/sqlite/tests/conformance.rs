@@ -1,23 +1,23 @@
 //! The shared conformance suite against the SQLite store on a temp file.
 //! Reopening opens the same file again (persistent), so the reopen cases
-//! read back from disk. Search cases use the reference in-memory index.
+//! read back from disk. Search cases use the tantivy index in a directory
+//! beside the database (the production pairing), reopened with the store.
 
 use std::sync::Arc;
 
 use kinfolk::{SearchIndex, Store};
-use kinfolk_memory::MemorySearch;
+use kinfolk_search::TantivyIndex;
 
-/// A temp directory holding the database file; removed when the case ends.
+/// A temp directory holding the database file and the index directory;
+/// removed when the case ends.
 struct SqliteFile {
     dir: tempfile::TempDir,
-    search: Arc<MemorySearch>,
 }
 
 impl SqliteFile {
     fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}")),
-            search: Arc::new(MemorySearch::new()),
         }
     }
 }
@@ -31,7 +31,9 @@ impl kinfolk_conformance::StoreFactory for SqliteFile {
         true
     }
     async fn open_search(&mut self) -> kinfolk::Result<Option<Arc<dyn SearchIndex>>> {
-        Ok(Some(self.search.clone()))
+        Ok(Some(Arc::new(TantivyIndex::open(
+            self.dir.path().join("search"),
+        )?)))
     }
 }
 

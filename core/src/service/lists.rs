@@ -120,6 +120,83 @@ pub(crate) fn walk(
     })
 }
 
+/// "Followers of `owner` whom `viewer` follows", walked from the viewer's
+/// follows (bounded by the following cap) instead of the owner's followers:
+/// one scan of the viewer's follows, then per batch one fetch of the edges
+/// between the owner and the batch. Same order, cursor and filters as [`walk`].
+fn known_from_viewer(
+    tx: &dyn ReadTx,
+    w: &Walk,
+    viewer: UserId,
+    owner: UserId,
+    page: &PageRequest,
+    limit: usize,
+    now: Timestamp,
+) -> Result<Page<UserRow>> {
+    let before = match &page.cursor {
+        Some(c) => Some(decode_cursor(c, w.list, w.owner_key)?),
+        None => None,
+    };
+    // (seq of the follower's edge to the owner, follower), newest first.
+    let mut candidates: Vec<(u64, UserId)> = Vec::new();
+    for batch in crate::service::rules::all_edges(tx, EdgeKind::Follow, Anchor::From(viewer))?
+        .chunks(crate::service::rules::SCAN_BATCH)
+    {
+        let ids: Vec<UserId> = batch
+            .iter()
+            .map(|e| e.to)
+            .filter(|id| *id != owner)
+            .collect();
+        candidates.extend(
+            tx.edges_between(owner, &ids)?
+                .into_iter()
+                .filter(|e| e.kind == EdgeKind::Follow && e.to == owner)
+                .filter(|e| before.is_none_or(|b| e.seq < b))
+                .map(|e| (e.seq, e.from)),
+        );
+    }
+    candidates.sort_unstable_by(|a, b| b.cmp(a));
+    let mut rows: Vec<(u64, UserRow)> = Vec::with_capacity(limit + 1);
+    for chunk in candidates.chunks((limit + 1).max(32)) {
+        let ids: Vec<UserId> = chunk.iter().map(|(_, id)| *id).collect();
+        let users = tx.users(&ids)?;
+        let rel = edges_by_other(tx, viewer, &ids)?;
+        for (seq, id) in chunk {
+            let Some(user) = users.iter().find(|u| u.id == *id && u.is_active()) else {
+                continue;
+            };
+            let edges = rel.get(id).map(Vec::as_slice).unwrap_or_default();
+            if edges.iter().any(|e| e.kind == EdgeKind::Block) {
+                continue;
+            }
+            rows.push((
+                *seq,
+                UserRow {
+                    user: user.summary(),
+                    relationship: Some(Relationship::from_edges(viewer, *id, edges, now)),
+                },
+            ));
+            if rows.len() > limit {
+                break;
+            }
+        }
+        if rows.len() > limit {
+            break;
+        }
+    }
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last()
+            .map(|(seq, _)| encode_cursor(w.list, w.owner_key, *seq))
+    } else {
+        None
+    };
+    Ok(Page {
+        items: rows.into_iter().map(|(_, r)| r).collect(),
+        next_cursor,
+    })
+}
+
 fn other_end(e: &Edge, anchor: Anchor) -> UserId {
     match anchor {
         Anchor::From(_) => e.to,
@@ -202,7 +279,7 @@ impl Kinfolk {
         let limit = check_limit(page.limit, MAX_LIST_LIMIT)?;
         let now = self.now();
         self.rd(move |tx| {
-            check_viewer(tx, viewer)?;
+            let viewer_user = check_viewer(tx, viewer)?;
             let owner = visible_user(tx, viewer, user)?;
             let privacy = &owner.settings.privacy;
             let vis = match which {
@@ -233,24 +310,25 @@ impl Kinfolk {
                     next_cursor: None,
                 });
             }
-            walk(
-                tx,
-                &Walk {
-                    kind,
-                    anchor,
-                    viewer,
-                    only_followed_by_viewer: which == Which::Known,
-                    list,
-                    owner_key,
-                },
-                &page,
-                limit,
-                now,
-            )
+            let w = Walk {
+                kind,
+                anchor,
+                viewer,
+                only_followed_by_viewer: which == Which::Known,
+                list,
+                owner_key,
+            };
+            if let (Which::Known, Some(v)) = (which, &viewer_user)
+                && v.counts.following < owner.counts.followers
+            {
+                // The viewer follows fewer people than the owner has
+                // followers: start from the viewer's side.
+                return known_from_viewer(tx, &w, v.id, user, &page, limit, now);
+            }
+            walk(tx, &w, &page, limit, now)
         })
         .await
     }
-
     /// The actor's pending incoming follow requests, newest first.
     ///
     /// # Errors

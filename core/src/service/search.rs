@@ -197,8 +197,11 @@ impl Kinfolk {
             };
             let now = self.now();
             let boosts = self.rd(move |tx| prepare(tx, viewer, scope)).await?;
-            let want = offset + limit + 1;
-            let mut k = want.max(32) * 2;
+            // The offset comes from the client (a cursor is not signed): a
+            // forged one may be near `usize::MAX`, so no arithmetic on it
+            // may overflow. Past the last hit it gives an empty last page.
+            let want = offset.saturating_add(limit).saturating_add(1);
+            let mut k = want.max(32).saturating_mul(2);
             loop {
                 let hits = index.top(&q, &boosts, k).await?;
                 let exhausted = hits.len() < k;
@@ -206,14 +209,14 @@ impl Kinfolk {
                     .rd(move |tx| filter(tx, viewer, scope, hits, now))
                     .await?;
                 if kept.len() >= want || exhausted {
-                    let more = kept.len() > offset + limit;
+                    let more = kept.len() > offset.saturating_add(limit);
                     let items: Vec<SearchResult> =
                         kept.into_iter().skip(offset).take(limit).collect();
                     let next_cursor =
                         more.then(|| encode_cursor(ListKind::Search, key, (offset + limit) as u64));
                     return Ok(Page { items, next_cursor });
                 }
-                k *= 4;
+                k = k.saturating_mul(4);
             }
         }
         .instrument(span)

@@ -1,0 +1,565 @@
+//! # kinfolk-search
+//!
+//! [`TantivyIndex`]: kinfolk's user search ([`kinfolk::SearchIndex`]) on
+//! [tantivy](https://docs.rs/tantivy) 0.27, kept in step with the store's
+//! change feed by the service.
+//!
+//! ```
+//! use kinfolk::search::{IndexBatch, MatchTier, SearchDoc};
+//! use kinfolk::{SearchIndex, SearchQuery, UserId};
+//! use kinfolk_search::TantivyIndex;
+//!
+//! # futures_executor(async {
+//! let index = TantivyIndex::open_in_ram()?;
+//! let id = UserId::new();
+//! let doc = SearchDoc { id, username: "jose_a".into(), name: "José Álvarez".into(), followers_count: 3 };
+//! index.apply(IndexBatch { upserts: vec![doc], removals: vec![], upto_seq: 1 }).await?;
+//! index.refresh().await?;
+//! let hits = index.top(&SearchQuery::parse("alv")?, &Default::default(), 20).await?;
+//! assert_eq!(hits[0].id, id);
+//! assert_eq!(hits[0].tier, MatchTier::NamePrefix);
+//! # Ok::<(), kinfolk::Error>(()) });
+//! # fn futures_executor<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+//!
+//! ## What comes from the index, what from the store
+//!
+//! The index holds, per user, only what finds and orders candidates:
+//! the **username** (ASCII-lower-cased), the **display name** and
+//! **followers_count**, keyed by the user id. It answers "which users match
+//! this query, and in which [`MatchTier`](kinfolk::search::MatchTier)", and
+//! orders them by [`RankKey`](kinfolk::search::RankKey) (tier, relationship
+//! boost given by the caller, followers_count, id).
+//!
+//! Everything that decides whether a viewer may *see* a candidate is checked
+//! by the service against the store at query time, never here: account
+//! status (deactivated users), `discoverable`, `allow_mentions`,
+//! `allow_room_invites`, blocks in both directions, mutes, room memberships
+//! and list visibility. So a setting or a block changed a moment ago is
+//! honoured even while the index is a little behind; a stale username, name
+//! or followers_count only moves a user within the ranking until the index
+//! catches up (within a second).
+//!
+//! ## Matching
+//!
+//! The index agrees exactly with core's reference
+//! [`match_tier`](kinfolk::search::match_tier): each tier has a candidate
+//! query built in code (user text is never parsed as query syntax) and every
+//! candidate is verified with `match_tier` on the indexed username and name.
+//!
+//! - exact username: one term of the lower-cased username;
+//! - username prefix: the username's edge n-grams (every prefix, by char);
+//! - name prefix: every prefix (up to 20 chars, then the whole word) of every
+//!   word of the name folded with [`kinfolk::text::fold`] and split with
+//!   [`kinfolk::text::words`]; all query words must match;
+//! - fuzzy (terms of 4+ chars): a tantivy prefix-Levenshtein automaton at
+//!   distance 1 over whole name words and the username.
+//!
+//! ## Ranking: true top-k
+//!
+//! Tier queries run best tier first. Their matches are read in full (a
+//! 1-char prefix is one term whose postings are every matching user; no
+//! "first 50 terms" expansion limit), each scored from fast fields into a
+//! bounded heap of `k` [`RankKey`](kinfolk::search::RankKey)s. Once the heap
+//! holds `k` users of tier `t` or better, later tiers cannot enter and are
+//! skipped.
+//!
+//! ## Freshness and durability
+//!
+//! [`apply`](kinfolk::SearchIndex::apply) adds and deletes documents in a
+//! tantivy `IndexWriter` (replace by user id, so re-applying is harmless).
+//! A background thread commits pending changes every
+//! [`IndexOptions::commit_interval`] (250 ms by default), which makes them
+//! searchable well within a second;
+//! [`refresh`](kinfolk::SearchIndex::refresh) commits and reloads at once.
+//! Each commit stores the feed sequence it covers as the tantivy commit
+//! payload; after a crash or a drop without refresh, reopening reports the
+//! last committed sequence and the service re-applies the feed from there.
+//! A missing, damaged or incompatible index directory is rebuilt empty
+//! (`applied_seq` 0), which makes the service rebuild it from the store.
+//!
+//! The async methods do their (short) blocking work inline: no runtime is
+//! assumed.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod rank;
+mod schema;
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kinfolk::search::{Boosts, IndexBatch, SearchHit};
+use kinfolk::{Error, Result, SearchIndex, SearchQuery};
+use tantivy::directory::error::LockError;
+use tantivy::schema::Schema;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError};
+
+use crate::schema::Fields;
+
+/// Maps any engine error to [`Error::Storage`].
+pub(crate) fn storage(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+    Error::storage(e)
+}
+
+/// The commit payload: a format tag and the feed sequence.
+const PAYLOAD_PREFIX: &str = "kinfolk-search/1 seq=";
+
+fn encode_payload(seq: u64) -> String {
+    format!("{PAYLOAD_PREFIX}{seq}")
+}
+
+fn decode_payload(payload: Option<&str>) -> Option<u64> {
+    match payload {
+        None => Some(0),
+        Some(p) => p.strip_prefix(PAYLOAD_PREFIX)?.parse().ok(),
+    }
+}
+
+/// Tuning of a [`TantivyIndex`].
+#[derive(Clone, Debug)]
+pub struct IndexOptions {
+    commit_interval: Duration,
+    writer_memory: usize,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        Self {
+            commit_interval: Duration::from_millis(250),
+            writer_memory: 32_000_000,
+        }
+    }
+}
+
+impl IndexOptions {
+    /// Smallest writer memory budget tantivy accepts.
+    pub const MIN_WRITER_MEMORY: usize = 15_000_000;
+    /// Largest writer memory budget used.
+    pub const MAX_WRITER_MEMORY: usize = 3_000_000_000;
+    /// Shortest commit interval used.
+    pub const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(10);
+
+    /// How often the background thread commits pending changes (default
+    /// 250 ms; at least 10 ms). The freshness contract (searchable within
+    /// 1 s of `apply`) needs it well below a second; a longer one is for
+    /// tests that want changes to stay uncommitted.
+    pub fn commit_interval(mut self, interval: Duration) -> Self {
+        self.commit_interval = interval.max(Self::MIN_COMMIT_INTERVAL);
+        self
+    }
+
+    /// The indexing memory budget in bytes (default 32 MB, clamped to
+    /// [`Self::MIN_WRITER_MEMORY`]..=[`Self::MAX_WRITER_MEMORY`]).
+    pub fn writer_memory(mut self, bytes: usize) -> Self {
+        self.writer_memory = bytes.clamp(Self::MIN_WRITER_MEMORY, Self::MAX_WRITER_MEMORY);
+        self
+    }
+}
+
+/// What the writer side holds, under one lock.
+struct WriterState {
+    /// `None` only while the index is being dropped.
+    writer: Option<IndexWriter>,
+    /// Highest `upto_seq` applied, pending included.
+    applied_seq: u64,
+    /// Changes (or a new sequence) not committed yet.
+    dirty: bool,
+}
+
+struct Shared {
+    fields: Fields,
+    reader: IndexReader,
+    state: Mutex<WriterState>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, WriterState> {
+        // The state is two plain values and the writer; a panic elsewhere
+        // cannot leave them half-updated in a way a later call could not use.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn commit_locked(&self, st: &mut WriterState) -> Result<()> {
+        let seq = st.applied_seq;
+        let writer = st.writer.as_mut().ok_or_else(closed)?;
+        let mut prepared = writer.prepare_commit().map_err(storage)?;
+        prepared.set_payload(&encode_payload(seq));
+        prepared.commit().map_err(storage)?;
+        st.dirty = false;
+        self.reader.reload().map_err(storage)
+    }
+
+    fn commit_if_dirty(&self) -> Result<()> {
+        let mut st = self.lock();
+        if st.dirty {
+            self.commit_locked(&mut st)?;
+        }
+        Ok(())
+    }
+}
+
+fn closed() -> Error {
+    Error::storage("search index is closed")
+}
+
+struct Committer {
+    stop: Sender<()>,
+    handle: JoinHandle<()>,
+}
+
+/// kinfolk's user search on tantivy; see the [crate docs](crate).
+///
+/// In a batch, upserts are applied before removals, so a user listed in
+/// both ends up removed.
+///
+/// Cheap to share behind an `Arc`; all methods take `&self`. Dropping it
+/// stops the background commit thread and releases the index directory.
+/// Changes applied since the last commit are not committed on drop (call
+/// [`refresh`](SearchIndex::refresh) first to keep them); the service
+/// re-applies them from the change feed on the next open.
+pub struct TantivyIndex {
+    shared: Arc<Shared>,
+    committer: Option<Committer>,
+    location: Option<PathBuf>,
+    options: IndexOptions,
+}
+
+impl fmt::Debug for TantivyIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TantivyIndex")
+            .field(
+                "location",
+                &self
+                    .location
+                    .as_deref()
+                    .map_or("ram".into(), Path::to_string_lossy),
+            )
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An index ready to be wrapped, and its committed sequence.
+struct Opened {
+    writer: IndexWriter,
+    reader: IndexReader,
+    committed_seq: u64,
+}
+
+enum OpenFailure {
+    /// Another writer holds the directory: an error, never a rebuild.
+    Busy(Error),
+    /// Unreadable, inconsistent or incompatible: rebuild empty.
+    Damaged(String),
+}
+
+impl TantivyIndex {
+    /// An empty index in memory, with default options (tests, small hosts).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] if tantivy cannot start its writer.
+    pub fn open_in_ram() -> Result<Self> {
+        Self::open_in_ram_with(IndexOptions::default())
+    }
+
+    /// [`Self::open_in_ram`] with options.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] if tantivy cannot start its writer.
+    pub fn open_in_ram_with(options: IndexOptions) -> Result<Self> {
+        let (schema, fields) = Fields::build();
+        let index = Index::builder()
+            .schema(schema)
+            .create_in_ram()
+            .map_err(storage)?;
+        let opened = finish_open(index, &options, 0).map_err(|f| match f {
+            OpenFailure::Busy(e) => e,
+            OpenFailure::Damaged(m) => storage(m),
+        })?;
+        Self::start(opened, fields, options, None)
+    }
+
+    /// Opens the index in `dir` with default options, creating the directory
+    /// if missing. The directory belongs to the index.
+    ///
+    /// A missing index, or a damaged or incompatible one (unreadable meta
+    /// or segment files, another schema or payload format), is rebuilt
+    /// empty, with `applied_seq` 0, so the service re-applies the whole feed
+    /// or rebuilds from the store; that is not an error. Rebuilding removes
+    /// the tantivy files of the old index (`meta.json`, `.managed.json`,
+    /// segment files) and leaves other files alone.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the directory cannot be created or written,
+    /// or another `TantivyIndex` (in this or another process) has it open.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(dir, IndexOptions::default())
+    }
+
+    /// [`Self::open`] with options.
+    ///
+    /// # Errors
+    /// As [`Self::open`].
+    pub fn open_with(dir: impl AsRef<Path>, options: IndexOptions) -> Result<Self> {
+        let dir = dir.as_ref();
+        fs::create_dir_all(dir).map_err(storage)?;
+        let (schema, fields) = Fields::build();
+        let opened = match open_existing(dir, &schema, &options) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => create_fresh(dir, schema, &options)?,
+            Err(OpenFailure::Busy(e)) => return Err(e),
+            Err(OpenFailure::Damaged(why)) => {
+                tracing::warn!(dir = %dir.display(), %why, "search index damaged; rebuilding it empty");
+                create_fresh(dir, schema, &options)?
+            }
+        };
+        Self::start(opened, fields, options, Some(dir.to_path_buf()))
+    }
+
+    fn start(
+        opened: Opened,
+        fields: Fields,
+        options: IndexOptions,
+        location: Option<PathBuf>,
+    ) -> Result<Self> {
+        let Opened {
+            writer,
+            reader,
+            committed_seq,
+        } = opened;
+        let shared = Arc::new(Shared {
+            fields,
+            reader,
+            state: Mutex::new(WriterState {
+                writer: Some(writer),
+                applied_seq: committed_seq,
+                dirty: false,
+            }),
+        });
+        let (stop, stopped) = mpsc::channel::<()>();
+        let interval = options.commit_interval;
+        let bg = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("kinfolk-search-commit".into())
+            .spawn(move || {
+                // Ends when the index drops the sender (or sends a stop).
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    if let Err(e) = bg.commit_if_dirty() {
+                        tracing::warn!(error = %e, "search index background commit failed; will retry");
+                    }
+                }
+            })
+            .map_err(storage)?;
+        Ok(Self {
+            shared,
+            committer: Some(Committer { stop, handle }),
+            location,
+            options,
+        })
+    }
+
+    fn apply_sync(&self, batch: IndexBatch) -> Result<()> {
+        let fields = &self.shared.fields;
+        let mut st = self.shared.lock();
+        let writer = st.writer.as_ref().ok_or_else(closed)?;
+        // Any change counts as pending from here on, even if a later one fails.
+        for doc in &batch.upserts {
+            writer.delete_term(fields.id_term(doc.id));
+            writer.add_document(fields.document(doc)).map_err(storage)?;
+        }
+        for id in &batch.removals {
+            writer.delete_term(fields.id_term(*id));
+        }
+        st.dirty = true;
+        st.applied_seq = st.applied_seq.max(batch.upto_seq);
+        Ok(())
+    }
+
+    fn refresh_sync(&self) -> Result<()> {
+        let mut st = self.shared.lock();
+        if st.dirty {
+            self.shared.commit_locked(&mut st)
+        } else {
+            self.shared.reader.reload().map_err(storage)
+        }
+    }
+
+    fn clear_sync(&self) -> Result<()> {
+        let mut st = self.shared.lock();
+        let writer = st.writer.as_mut().ok_or_else(closed)?;
+        // Drop what is pending first, so no queued document survives.
+        writer.rollback().map_err(storage)?;
+        writer.delete_all_documents().map_err(storage)?;
+        st.applied_seq = 0;
+        st.dirty = true;
+        self.shared.commit_locked(&mut st)
+    }
+}
+
+impl Drop for TantivyIndex {
+    fn drop(&mut self) {
+        if let Some(Committer { stop, handle }) = self.committer.take() {
+            drop(stop);
+            if handle.join().is_err() {
+                tracing::warn!("search index commit thread panicked");
+            }
+        }
+        let writer = self.shared.lock().writer.take();
+        if let Some(writer) = writer {
+            // Joins tantivy's indexing and merge threads, so the directory
+            // is free for the next open when drop returns.
+            if let Err(e) = writer.wait_merging_threads() {
+                tracing::warn!(error = %e, "search index writer did not shut down cleanly");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SearchIndex for TantivyIndex {
+    async fn apply(&self, batch: IndexBatch) -> Result<()> {
+        self.apply_sync(batch)
+    }
+
+    async fn applied_seq(&self) -> Result<u64> {
+        Ok(self.shared.lock().applied_seq)
+    }
+
+    async fn refresh(&self) -> Result<()> {
+        self.refresh_sync()
+    }
+
+    async fn clear(&self) -> Result<()> {
+        self.clear_sync()
+    }
+
+    async fn top(&self, query: &SearchQuery, boosts: &Boosts, k: usize) -> Result<Vec<SearchHit>> {
+        let searcher = self.shared.reader.searcher();
+        rank::top(&searcher, &self.shared.fields, query, boosts, k)
+    }
+}
+
+// ------------------------------------------------------------- opening
+
+fn finish_open(
+    index: Index,
+    options: &IndexOptions,
+    committed_seq: u64,
+) -> std::result::Result<Opened, OpenFailure> {
+    let writer: IndexWriter = index
+        .writer_with_num_threads(1, options.writer_memory)
+        .map_err(classify)?;
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(classify)?;
+    Ok(Opened {
+        writer,
+        reader,
+        committed_seq,
+    })
+}
+
+fn classify(e: TantivyError) -> OpenFailure {
+    match e {
+        TantivyError::LockFailure(LockError::LockBusy, _) => OpenFailure::Busy(Error::storage(
+            "search index directory is in use by another writer",
+        )),
+        other => OpenFailure::Damaged(other.to_string()),
+    }
+}
+
+/// `Ok(None)` when `dir` holds no index.
+fn open_existing(
+    dir: &Path,
+    schema: &Schema,
+    options: &IndexOptions,
+) -> std::result::Result<Option<Opened>, OpenFailure> {
+    if !dir.join("meta.json").exists() {
+        return Ok(None);
+    }
+    let index = Index::open_in_dir(dir).map_err(classify)?;
+    if index.schema() != *schema {
+        return Err(OpenFailure::Damaged("the index has another schema".into()));
+    }
+    let metas = index.load_metas().map_err(classify)?;
+    let seq = decode_payload(metas.payload.as_deref()).ok_or_else(|| {
+        OpenFailure::Damaged(format!("unknown commit payload {:?}", metas.payload))
+    })?;
+    finish_open(index, options, seq).map(Some)
+}
+
+fn create_fresh(dir: &Path, schema: Schema, options: &IndexOptions) -> Result<Opened> {
+    remove_index_files(dir)?;
+    let index = Index::create_in_dir(dir, schema).map_err(storage)?;
+    let mut opened = finish_open(index, options, 0).map_err(|f| match f {
+        OpenFailure::Busy(e) => e,
+        OpenFailure::Damaged(m) => storage(m),
+    })?;
+    // Record the format and sequence 0 at once.
+    let mut prepared = opened.writer.prepare_commit().map_err(storage)?;
+    prepared.set_payload(&encode_payload(0));
+    prepared.commit().map_err(storage)?;
+    opened.reader.reload().map_err(storage)?;
+    Ok(opened)
+}
+
+/// Removes the files a tantivy index consists of.
+fn remove_index_files(dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(dir).map_err(storage)? {
+        let entry = entry.map_err(storage)?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !is_index_file(name) {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            continue;
+        }
+        fs::remove_file(&path).map_err(storage)?;
+    }
+    Ok(())
+}
+
+/// `meta.json`, `.managed.json`, and segment files (`<32 hex>.<ext>`).
+fn is_index_file(name: &str) -> bool {
+    if name == "meta.json" || name == ".managed.json" {
+        return true;
+    }
+    let bytes = name.as_bytes();
+    bytes.len() > 33 && bytes[..32].iter().all(u8::is_ascii_hexdigit) && bytes[32] == b'.'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips() {
+        assert_eq!(decode_payload(Some(&encode_payload(42))), Some(42));
+        assert_eq!(decode_payload(None), Some(0));
+        assert_eq!(decode_payload(Some("garbage")), None);
+        assert_eq!(decode_payload(Some("kinfolk-search/1 seq=-1")), None);
+    }
+
+    #[test]
+    fn index_file_names() {
+        assert!(is_index_file("meta.json"));
+        assert!(is_index_file(".managed.json"));
+        assert!(is_index_file("0123456789abcdef0123456789abcdef.idx"));
+        assert!(is_index_file("0123456789abcdef0123456789abcdef.12.del"));
+        assert!(!is_index_file(".tantivy-writer.lock"));
+        assert!(!is_index_file("notes.txt"));
+    }
+}

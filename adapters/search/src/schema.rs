@@ -1,0 +1,273 @@
+//! The tantivy schema, how a [`SearchDoc`] becomes a document, and the
+//! candidate query of each match tier.
+
+use std::collections::BTreeSet;
+
+use kinfolk::search::{MatchTier, SearchDoc};
+use kinfolk::text::{fold, words};
+use kinfolk::{SearchQuery, UserId};
+use tantivy::query::{BooleanQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    BytesOptions, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::{TantivyDocument, Term};
+
+/// Name-word prefixes are indexed up to this many characters (plus the whole
+/// word when it is longer).
+pub(crate) const NAME_PREFIX_CAP: usize = 20;
+/// Username prefixes are indexed up to this many characters (usernames have
+/// at most 30; a longer one also gets its whole form).
+pub(crate) const USERNAME_PREFIX_CAP: usize = 32;
+
+/// Fast-field column names.
+pub(crate) const F_ID_HI: &str = "id_hi";
+pub(crate) const F_ID_LO: &str = "id_lo";
+pub(crate) const F_FOLLOWERS: &str = "followers";
+
+/// The fields of the index.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fields {
+    /// The 16 id bytes, indexed: the key for replace and delete.
+    pub id: Field,
+    /// First 8 id bytes (big-endian), fast: tie-break and the hit's id.
+    pub id_hi: Field,
+    /// Last 8 id bytes, fast.
+    pub id_lo: Field,
+    /// followers_count, fast.
+    pub followers: Field,
+    /// ASCII-lower-cased username, one raw term, stored (verification).
+    pub username: Field,
+    /// Every prefix of the lower-cased username (edge n-grams, by char).
+    pub username_prefix: Field,
+    /// Every prefix of every folded name word up to [`NAME_PREFIX_CAP`]
+    /// chars, and every whole word.
+    pub name_prefix: Field,
+    /// Every whole folded name word (fuzzy candidates).
+    pub name_word: Field,
+    /// The display name as given, stored only (verification).
+    pub name: Field,
+}
+
+impl Fields {
+    /// The schema and its fields.
+    pub(crate) fn build() -> (Schema, Fields) {
+        let raw_terms = TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false);
+        let term_field = TextOptions::default().set_indexing_options(raw_terms.clone());
+        let mut b = Schema::builder();
+        let id = b.add_bytes_field("id", BytesOptions::default().set_indexed());
+        let id_hi = b.add_u64_field(F_ID_HI, NumericOptions::default().set_fast());
+        let id_lo = b.add_u64_field(F_ID_LO, NumericOptions::default().set_fast());
+        let followers = b.add_u64_field(F_FOLLOWERS, NumericOptions::default().set_fast());
+        let username = b.add_text_field(
+            "username",
+            TextOptions::default()
+                .set_indexing_options(raw_terms)
+                .set_stored(),
+        );
+        let username_prefix = b.add_text_field("username_prefix", term_field.clone());
+        let name_prefix = b.add_text_field("name_prefix", term_field.clone());
+        let name_word = b.add_text_field("name_word", term_field);
+        let name = b.add_text_field("name", TextOptions::default().set_stored());
+        let fields = Fields {
+            id,
+            id_hi,
+            id_lo,
+            followers,
+            username,
+            username_prefix,
+            name_prefix,
+            name_word,
+            name,
+        };
+        (b.build(), fields)
+    }
+
+    /// The delete/replace key of a user.
+    pub(crate) fn id_term(&self, id: UserId) -> Term {
+        Term::from_field_bytes(self.id, &id.to_bytes())
+    }
+
+    /// The document of a user.
+    pub(crate) fn document(&self, doc: &SearchDoc) -> TantivyDocument {
+        let bytes = doc.id.to_bytes();
+        let (hi, lo) = split_id(bytes);
+        let uname = doc.username.to_ascii_lowercase();
+        let folded = fold(&doc.name);
+
+        let mut d = TantivyDocument::new();
+        d.add_bytes(self.id, &bytes);
+        d.add_u64(self.id_hi, hi);
+        d.add_u64(self.id_lo, lo);
+        d.add_u64(self.followers, doc.followers_count);
+        d.add_text(self.username, &uname);
+        for p in edge_ngrams(&uname, USERNAME_PREFIX_CAP) {
+            d.add_text(self.username_prefix, p);
+        }
+        let mut prefixes = BTreeSet::new();
+        let mut whole = BTreeSet::new();
+        for w in words(&folded) {
+            prefixes.extend(edge_ngrams(w, NAME_PREFIX_CAP));
+            whole.insert(w);
+        }
+        for p in prefixes {
+            d.add_text(self.name_prefix, p);
+        }
+        for w in whole {
+            d.add_text(self.name_word, w);
+        }
+        d.add_text(self.name, &doc.name);
+        d
+    }
+
+    /// The candidate query of each tier, in tier order. Each one matches a
+    /// superset of the docs whose [`kinfolk::search::match_tier`] is that
+    /// tier (exactly that set, give or take earlier tiers, unless a term
+    /// is longer than the n-gram caps); the ranker verifies every candidate.
+    pub(crate) fn tier_queries(&self, query: &SearchQuery) -> Vec<(MatchTier, Box<dyn Query>)> {
+        let uq = query.username_form();
+        let terms: BTreeSet<&str> = query.terms().iter().map(String::as_str).collect();
+        let mut plans: Vec<(MatchTier, Box<dyn Query>)> = Vec::with_capacity(4);
+
+        plans.push((MatchTier::ExactUsername, term_query(self.username, &uq)));
+        plans.push((
+            MatchTier::UsernamePrefix,
+            term_query(
+                self.username_prefix,
+                truncate_chars(&uq, USERNAME_PREFIX_CAP),
+            ),
+        ));
+
+        let name_prefix =
+            |t: &str| term_query(self.name_prefix, truncate_chars(t, NAME_PREFIX_CAP));
+        plans.push((
+            MatchTier::NamePrefix,
+            all_of(terms.iter().map(|t| name_prefix(t)).collect()),
+        ));
+
+        // Fuzzy differs from NamePrefix only through terms of 4+ chars.
+        if terms.iter().any(|t| fuzzy_eligible(t)) {
+            let per_term = terms
+                .iter()
+                .map(|t| {
+                    if fuzzy_eligible(t) {
+                        let clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+                            (Occur::Should, name_prefix(t)),
+                            (Occur::Should, fuzzy_prefix_query(self.name_word, t)),
+                            (Occur::Should, fuzzy_prefix_query(self.username, t)),
+                        ];
+                        Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>
+                    } else {
+                        name_prefix(t)
+                    }
+                })
+                .collect();
+            plans.push((MatchTier::Fuzzy, all_of(per_term)));
+        }
+        plans
+    }
+}
+
+/// Splits the 16 id bytes into two big-endian u64, which order like the id.
+pub(crate) fn split_id(bytes: [u8; 16]) -> (u64, u64) {
+    let mut hi = [0u8; 8];
+    let mut lo = [0u8; 8];
+    hi.copy_from_slice(&bytes[..8]);
+    lo.copy_from_slice(&bytes[8..]);
+    (u64::from_be_bytes(hi), u64::from_be_bytes(lo))
+}
+
+/// The inverse of [`split_id`].
+pub(crate) fn join_id(hi: u64, lo: u64) -> UserId {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&hi.to_be_bytes());
+    bytes[8..].copy_from_slice(&lo.to_be_bytes());
+    UserId::from_bytes(bytes)
+}
+
+fn fuzzy_eligible(term: &str) -> bool {
+    term.chars().count() >= SearchQuery::FUZZY_MIN_LEN
+}
+
+/// Every prefix of `word` of 1..=`cap` chars, and `word` itself when longer.
+pub(crate) fn edge_ngrams(word: &str, cap: usize) -> impl Iterator<Item = &str> {
+    let ends = word
+        .char_indices()
+        .skip(1)
+        .map(|(i, _)| i)
+        .chain(std::iter::once(word.len()))
+        .filter(|&end| end > 0);
+    let capped = ends.take(cap);
+    let whole = (word.chars().count() > cap).then_some(word.len());
+    capped.chain(whole).map(move |end| &word[..end])
+}
+
+/// The first `n` chars of `s`.
+pub(crate) fn truncate_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn term_query(field: Field, text: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, text),
+        IndexRecordOption::Basic,
+    ))
+}
+
+/// Words with some prefix within one edit (insert, delete, substitute) of
+/// `term`: core's `fuzzy_prefix`.
+fn fuzzy_prefix_query(field: Field, term: &str) -> Box<dyn Query> {
+    Box::new(FuzzyTermQuery::new_prefix(
+        Term::from_field_text(field, term),
+        1,
+        false,
+    ))
+}
+
+fn all_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    if queries.len() == 1
+        && let Some(q) = queries.pop()
+    {
+        return q;
+    }
+    Box::new(BooleanQuery::new(
+        queries.into_iter().map(|q| (Occur::Must, q)).collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_ngrams_by_char_with_cap_and_whole_word() {
+        let g: Vec<&str> = edge_ngrams("josé", 20).collect();
+        assert_eq!(g, ["j", "jo", "jos", "josé"]);
+        let g: Vec<&str> = edge_ngrams("дмитрий", 3).collect();
+        assert_eq!(g, ["д", "дм", "дми", "дмитрий"]);
+        let g: Vec<&str> = edge_ngrams("abc", 3).collect();
+        assert_eq!(g, ["a", "ab", "abc"]);
+        assert_eq!(edge_ngrams("", 3).count(), 0);
+    }
+
+    #[test]
+    fn truncate_by_char() {
+        assert_eq!(truncate_chars("王小明", 2), "王小");
+        assert_eq!(truncate_chars("ab", 5), "ab");
+    }
+
+    #[test]
+    fn id_split_round_trips_and_orders() {
+        let a = UserId::new();
+        let (hi, lo) = split_id(a.to_bytes());
+        assert_eq!(join_id(hi, lo), a);
+        let b = UserId::from_bytes([0xff; 16]);
+        let (bh, bl) = split_id(b.to_bytes());
+        assert_eq!((hi, lo) < (bh, bl), a < b);
+    }
+}

@@ -1,0 +1,202 @@
+//! Correct top-k: the engine's results equal a brute-force ranking (core's
+//! `match_tier` over every doc, sorted by `RankKey`) for every 1- and 2-char
+//! prefix that occurs, for typo and multi-word queries, with and without
+//! boosts, over several segments with replaced and deleted docs.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::{
+    Rng, matches, random_boosts, random_followers, random_users, rank, short_prefixes, typo_query,
+};
+use kinfolk::search::{Boosts, IndexBatch, SearchDoc};
+use kinfolk::{SearchIndex, SearchQuery, UserId};
+use kinfolk_search::TantivyIndex;
+
+const USERS: usize = 3000;
+
+/// Builds the index in batches (several segments), then renames, re-counts
+/// and removes some users; returns the index and the model of what it holds.
+async fn populated(seed: u64) -> (TantivyIndex, HashMap<UserId, SearchDoc>) {
+    let mut rng = Rng::new(seed);
+    let index = TantivyIndex::open_in_ram().unwrap();
+    let docs = random_users(&mut rng, USERS);
+    let mut model: HashMap<UserId, SearchDoc> = HashMap::new();
+    let mut seq = 0;
+    for chunk in docs.chunks(USERS / 4 + 1) {
+        seq += 1;
+        index
+            .apply(IndexBatch {
+                upserts: chunk.to_vec(),
+                removals: vec![],
+                upto_seq: seq,
+            })
+            .await
+            .unwrap();
+        index.refresh().await.unwrap();
+        model.extend(chunk.iter().map(|d| (d.id, d.clone())));
+    }
+    // Replace some (new name from another user, new followers), remove some.
+    let mut upserts = Vec::new();
+    let mut removals = Vec::new();
+    for d in &docs {
+        if rng.chance(8) {
+            let mut changed = d.clone();
+            changed.followers_count = random_followers(&mut rng);
+            if rng.chance(50) {
+                changed.name = rng.pick(&docs).name.clone();
+            }
+            upserts.push(changed);
+        } else if rng.chance(3) {
+            removals.push(d.id);
+        }
+    }
+    for u in &upserts {
+        model.insert(u.id, u.clone());
+    }
+    for r in &removals {
+        model.remove(r);
+    }
+    seq += 1;
+    index
+        .apply(IndexBatch {
+            upserts,
+            removals,
+            upto_seq: seq,
+        })
+        .await
+        .unwrap();
+    index.refresh().await.unwrap();
+    assert_eq!(index.applied_seq().await.unwrap(), seq);
+    (index, model)
+}
+
+/// Compares the engine with the reference for `raw`, with no boosts and
+/// with `boosts`; unparseable queries are skipped (nothing to search).
+async fn check(
+    index: &TantivyIndex,
+    model: &HashMap<UserId, SearchDoc>,
+    raw: &str,
+    boosts: &Boosts,
+    k: usize,
+) {
+    let Ok(query) = SearchQuery::parse(raw) else {
+        return;
+    };
+    let matched = matches(model.values(), &query);
+    for b in [&Boosts::new(), boosts] {
+        let got = index.top(&query, b, k).await.unwrap();
+        assert_eq!(
+            got,
+            rank(&matched, b, k),
+            "query {raw:?}, k {k}, {} boosts",
+            b.len()
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_short_prefix_top20_equals_brute_force() {
+    let (index, model) = populated(1).await;
+    let mut rng = Rng::new(11);
+    let docs: Vec<SearchDoc> = model.values().cloned().collect();
+    let boosts = random_boosts(&mut rng, &docs);
+    let prefixes = short_prefixes(&docs);
+    assert!(prefixes.len() > 300, "only {} prefixes", prefixes.len());
+    let mut one_char = Vec::new();
+    for p in &prefixes {
+        check(&index, &model, p, &boosts, 20).await;
+        if let (1, Ok(q)) = (p.chars().count(), SearchQuery::parse(p)) {
+            let t = Instant::now();
+            index.top(&q, &Boosts::new(), 20).await.unwrap();
+            one_char.push(t.elapsed());
+        }
+    }
+    report("1-char prefix top-20 (engine only, debug build)", &one_char);
+}
+
+#[tokio::test]
+async fn typo_multiword_and_username_queries_equal_brute_force() {
+    let (index, model) = populated(2).await;
+    let mut rng = Rng::new(22);
+    let docs: Vec<SearchDoc> = model.values().cloned().collect();
+    let boosts = random_boosts(&mut rng, &docs);
+    let mut queries = Vec::new();
+    for _ in 0..250 {
+        let d = rng.pick(&docs).clone();
+        if let Some(q) = typo_query(&mut rng, &d) {
+            queries.push(q);
+        }
+        // Two-word prefix queries, in either order, sometimes with a typo.
+        let words: Vec<String> = kinfolk::text::words(&kinfolk::text::fold(&d.name))
+            .map(str::to_string)
+            .collect();
+        if words.len() >= 2 {
+            let a: String = words[0].chars().take(1 + rng.below(4)).collect();
+            let b: String = words[words.len() - 1]
+                .chars()
+                .take(1 + rng.below(6))
+                .collect();
+            queries.push(format!("{b} {a}"));
+            queries.push(format!("{a} {b}"));
+        }
+        // Username prefixes of any length, mixed case, with and without '@'.
+        let u: String = d
+            .username
+            .chars()
+            .take(1 + rng.below(d.username.len()))
+            .collect();
+        queries.push(format!("@{}", u.to_uppercase()));
+        queries.push(d.username.clone());
+    }
+    for q in &queries {
+        let k = [1, 5, 20, 50][rng.below(4)];
+        check(&index, &model, q, &boosts, k).await;
+    }
+}
+
+#[tokio::test]
+async fn k_zero_and_k_larger_than_matches() {
+    let (index, model) = populated(3).await;
+    let q = SearchQuery::parse("a").unwrap();
+    assert!(index.top(&q, &Boosts::new(), 0).await.unwrap().is_empty());
+    let all = index.top(&q, &Boosts::new(), 100_000).await.unwrap();
+    assert_eq!(
+        all,
+        rank(&matches(model.values(), &q), &Boosts::new(), 100_000)
+    );
+    assert!(all.len() > 100);
+}
+
+#[tokio::test]
+async fn timing_one_char_prefix_top20() {
+    let (index, _model) = populated(4).await;
+    let mut times = Vec::new();
+    for c in ["a", "m", "s", "j", "e", "д", "α", "م", "王", "k"] {
+        let q = SearchQuery::parse(c).unwrap();
+        let t = Instant::now();
+        let hits = index.top(&q, &Boosts::new(), 20).await.unwrap();
+        times.push(t.elapsed());
+        assert!(hits.len() <= 20);
+    }
+    report("1-char prefix top-20 (engine only, single queries)", &times);
+}
+
+fn report(what: &str, times: &[Duration]) {
+    if times.is_empty() {
+        return;
+    }
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let total: Duration = sorted.iter().sum();
+    println!(
+        "{what}: {} queries over {USERS} users, mean {:?}, median {:?}, max {:?}",
+        sorted.len(),
+        total / sorted.len() as u32,
+        sorted[sorted.len() / 2],
+        sorted[sorted.len() - 1]
+    );
+}

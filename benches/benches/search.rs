@@ -1,0 +1,203 @@
+//! Search typeahead (SPEC §8) per engine, against SQLite FTS5.
+//!
+//! The store is the memory store (so that only the index and the service's
+//! visibility filter are measured). Engines: `tantivy` (kinfolk-search),
+//! `brute` (kinfolk-memory's `MemorySearch`, O(users) per query; skipped above
+//! 100k users), and the `fts5` baseline (index only, no visibility filter).
+//! Workloads: `search_<scope>_<class>` through `Kinfolk::search_users`, and
+//! `index_top_<class>` — the engine's `top(k = 64)` alone (what the service
+//! asks first), next to FTS5's top 64.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
+
+use kinfolk::search::Boosts;
+use kinfolk::{Kinfolk, PageRequest, SearchIndex, SearchQuery, SearchScope, Store};
+use kinfolk_benches::dataset::Dataset;
+use kinfolk_benches::fts::Fts5;
+use kinfolk_benches::load::load;
+use kinfolk_benches::queries::{CLASSES, queries};
+use kinfolk_benches::rec::{note, record, write_report};
+use kinfolk_benches::work::Fixture;
+use kinfolk_benches::{bench_seed, bench_users, store_enabled, test_mode};
+
+const TOP_K: usize = 64;
+
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    if !test_mode() {
+        g.sample_size(20)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
+    }
+    g
+}
+
+fn bench_engine(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    svc: &Kinfolk,
+    index: &dyn SearchIndex,
+    f: &Fixture,
+    qs: &[(&str, Vec<String>)],
+    engine: &str,
+) {
+    for (class, list) in qs {
+        for (scope_name, scope) in [
+            ("discovery", SearchScope::Discovery),
+            ("mention", SearchScope::Mention),
+        ] {
+            let w = format!("search_{scope_name}_{class}");
+            let mut g = group(c, &w);
+            let wref = w.as_str();
+            g.bench_function(engine, |b| {
+                b.to_async(rt).iter_custom(|iters| async move {
+                    let mut total = Duration::ZERO;
+                    for i in 0..iters {
+                        let q = &list[i as usize % list.len()];
+                        let t = Instant::now();
+                        let r = svc
+                            .search_users(Some(f.viewer), q, scope, PageRequest::with_limit(20))
+                            .await;
+                        let d = t.elapsed();
+                        let _ = std::hint::black_box(r.expect("search"));
+                        record(wref, engine, d);
+                        total += d;
+                    }
+                    total
+                })
+            });
+            g.finish();
+        }
+        let w = format!("index_top_{class}");
+        let mut g = group(c, &w);
+        let wref = w.as_str();
+        let parsed: Vec<SearchQuery> = list
+            .iter()
+            .filter_map(|q| SearchQuery::parse(q).ok())
+            .collect();
+        let parsed = &parsed;
+        let boosts = Boosts::new();
+        let boosts = &boosts;
+        g.bench_function(engine, |b| {
+            b.to_async(rt).iter_custom(|iters| async move {
+                let mut total = Duration::ZERO;
+                for i in 0..iters {
+                    let q = &parsed[i as usize % parsed.len()];
+                    let t = Instant::now();
+                    let r = index.top(q, boosts, TOP_K).await;
+                    let d = t.elapsed();
+                    let _ = std::hint::black_box(r.expect("top"));
+                    record(wref, engine, d);
+                    total += d;
+                }
+                total
+            })
+        });
+        g.finish();
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let n = bench_users();
+    let ds = Dataset::generate(n, bench_seed());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store: Arc<dyn Store> = Arc::new(kinfolk_memory::MemoryStore::new());
+    let plain = rt
+        .block_on(Kinfolk::builder(store.clone()).build())
+        .expect("service");
+    let loaded = rt.block_on(load(&plain, &ds));
+    let f = Fixture::new(&ds, &loaded);
+    let per_class = if test_mode() { 4 } else { 64 };
+    let qs: Vec<(&str, Vec<String>)> = CLASSES
+        .iter()
+        .map(|c| (*c, queries(&ds, &f, c, per_class)))
+        .collect();
+    note(format!(
+        "search: {n} users; sample queries: {:?}",
+        qs.iter()
+            .map(|(c, l)| (c, l.iter().take(3).collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    ));
+
+    if store_enabled("fts5") {
+        let t = Instant::now();
+        let fts = Fts5::build(&ds);
+        note(format!(
+            "fts5: built over {n} users in {:.1}s",
+            t.elapsed().as_secs_f64()
+        ));
+        let mut hits = 0usize;
+        for (class, list) in &qs {
+            let w = format!("index_top_{class}");
+            let mut g = group(c, &w);
+            let wref = w.as_str();
+            g.bench_function("fts5", |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for i in 0..iters {
+                        let t = Instant::now();
+                        let r = fts.top(&list[i as usize % list.len()], TOP_K);
+                        let d = t.elapsed();
+                        hits += r.len();
+                        record(wref, "fts5", d);
+                        total += d;
+                    }
+                    total
+                })
+            });
+            g.finish();
+        }
+        let typo_hits: usize = qs
+            .iter()
+            .filter(|(c, _)| *c == "typo")
+            .flat_map(|(_, l)| l.iter())
+            .map(|q| fts.top(q, 1).len())
+            .sum();
+        note(format!(
+            "fts5: typo queries with at least one hit: {typo_hits} of {per_class}"
+        ));
+    }
+
+    if store_enabled("tantivy") {
+        let index = Arc::new(kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy"));
+        let t = Instant::now();
+        let svc = rt
+            .block_on(
+                Kinfolk::builder(store.clone())
+                    .search(index.clone())
+                    .build(),
+            )
+            .expect("service with tantivy");
+        note(format!(
+            "tantivy: index built (rebuild from store) in {:.1}s",
+            t.elapsed().as_secs_f64()
+        ));
+        bench_engine(c, &rt, &svc, index.as_ref(), &f, &qs, "tantivy");
+    }
+
+    if store_enabled("brute") && n <= 100_000 {
+        let index = Arc::new(kinfolk_memory::MemorySearch::new());
+        let svc = rt
+            .block_on(
+                Kinfolk::builder(store.clone())
+                    .search(index.clone())
+                    .build(),
+            )
+            .expect("service with brute-force search");
+        bench_engine(c, &rt, &svc, index.as_ref(), &f, &qs, "brute");
+    }
+
+    write_report("search");
+}
+
+criterion_group!(search, benches);
+criterion_main!(search);

@@ -1,0 +1,508 @@
+//! Per-store workloads of issue 7, and the hand-written rusqlite baseline, on
+//! one generated dataset. See BENCHMARKS.md.
+//!
+//! `cargo bench -p kinfolk-benches --bench workloads` (100k users; set
+//! `KINFOLK_BENCH_USERS`, `KINFOLK_BENCH_STORES=memory,sqlite,sqlite_base`).
+//! `cargo test -p kinfolk-benches --benches` runs every bench once on 2,000 users.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
+use tokio::runtime::Runtime;
+
+use kinfolk::{
+    DisplayName, FollowAction, Kinfolk, NewUser, PageRequest, ProfileUpdate, RoomFilter, Store,
+};
+use kinfolk_benches::dataset::{Dataset, workload_rng};
+use kinfolk_benches::load::load;
+use kinfolk_benches::rec::{note, record, write_report};
+use kinfolk_benches::sqlite_base::SqliteBase;
+use kinfolk_benches::work::{Fixture, MixOp, deep_cursor, mix_op};
+use kinfolk_benches::{Scratch, bench_seed, bench_users, store_enabled, test_mode};
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Runs `op` `iters` times, timing and recording each call; criterion gets the sum.
+macro_rules! bench_async {
+    ($g:expr, $rt:expr, $workload:expr, $store:expr, |$i:ident| $body:expr) => {{
+        let workload: &str = $workload;
+        let store: &str = $store;
+        $g.bench_function(store, |b| {
+            b.to_async($rt).iter_custom(|iters| async move {
+                let mut total = Duration::ZERO;
+                for $i in 0..iters {
+                    let t = Instant::now();
+                    let _ = std::hint::black_box($body.await);
+                    let d = t.elapsed();
+                    record(workload, store, d);
+                    total += d;
+                }
+                total
+            })
+        });
+    }};
+}
+
+/// The same for synchronous code (the baselines).
+macro_rules! bench_sync {
+    ($g:expr, $workload:expr, $store:expr, |$i:ident| $body:expr) => {{
+        let workload: &str = $workload;
+        let store: &str = $store;
+        $g.bench_function(store, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for $i in 0..iters {
+                    let t = Instant::now();
+                    let _ = std::hint::black_box($body);
+                    let d = t.elapsed();
+                    record(workload, store, d);
+                    total += d;
+                }
+                total
+            })
+        });
+    }};
+}
+
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    if !test_mode() {
+        g.sample_size(20)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
+    }
+    g
+}
+
+/// A run-unique prefix for registered usernames.
+fn run_tag() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("r{}", t % 1_000_000)
+}
+
+async fn build(svc: &Kinfolk, ds: &Dataset, store: &str) -> Fixture {
+    let t = Instant::now();
+    let loaded = load(svc, ds).await;
+    let users = ds.users.len() as f64;
+    note(format!(
+        "{store}: import {} users in {:.2}s ({:.0}/s), {} follows in {:.2}s ({:.0}/s); \
+         settings+blocks+{} rooms/{} memberships in {:.2}s; total {:.1}s",
+        ds.users.len(),
+        loaded.users_time.as_secs_f64(),
+        users / loaded.users_time.as_secs_f64(),
+        loaded.follows_added,
+        loaded.follows_time.as_secs_f64(),
+        loaded.follows_added as f64 / loaded.follows_time.as_secs_f64(),
+        ds.rooms.len(),
+        ds.memberships(),
+        loaded.rest_time.as_secs_f64(),
+        t.elapsed().as_secs_f64()
+    ));
+    Fixture::new(ds, &loaded)
+}
+
+/// Every workload against one kinfolk service.
+fn run_kinfolk(c: &mut Criterion, rt: &Runtime, svc: &Kinfolk, f: &Fixture, store: &str) {
+    let (deep, deep_at) = rt.block_on(deep_cursor(svc, f, 0.9));
+    let deep = &deep;
+    note(format!(
+        "{store}: celebrity has {} followers; deep cursor after {deep_at} rows",
+        f.celebrity_followers
+    ));
+
+    // ---- reads
+    {
+        let mut g = group(c, "get_profile_by_id");
+        let mut rng = workload_rng(1);
+        let ids: Vec<String> = (0..4096)
+            .map(|_| f.ids[f.pick(&mut rng)].to_string())
+            .collect();
+        let ids = &ids;
+        bench_async!(g, rt, "get_profile_by_id", store, |i| svc
+            .get_profile(Some(f.viewer), &ids[i as usize % ids.len()]));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "get_profile_by_username");
+        let mut rng = workload_rng(2);
+        let names: Vec<String> = (0..4096)
+            .map(|_| f.usernames[f.pick(&mut rng)].clone())
+            .collect();
+        let names = &names;
+        bench_async!(g, rt, "get_profile_by_username", store, |i| svc
+            .get_profile(Some(f.viewer), &names[i as usize % names.len()]));
+        g.finish();
+    }
+    for limit in [20u32, 100] {
+        let w1 = format!("followers_celebrity_first_l{limit}");
+        let mut g = group(c, &w1);
+        bench_async!(g, rt, &w1, store, |_i| svc.followers(
+            Some(f.viewer),
+            f.celebrity,
+            PageRequest::with_limit(limit)
+        ));
+        g.finish();
+        let w2 = format!("followers_celebrity_deep90_l{limit}");
+        let mut g = group(c, &w2);
+        bench_async!(g, rt, &w2, store, |_i| svc.followers(
+            Some(f.viewer),
+            f.celebrity,
+            PageRequest::after(deep.clone(), Some(limit))
+        ));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "known_followers_celebrity_l20");
+        bench_async!(g, rt, "known_followers_celebrity_l20", store, |_i| svc
+            .known_followers(
+                Some(f.viewer),
+                f.celebrity,
+                PageRequest::with_limit(20)
+            ));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "relationships_100");
+        let mut rng = workload_rng(3);
+        let batches: Vec<Vec<kinfolk::UserId>> =
+            (0..64).map(|_| f.pick_ids(&mut rng, 100)).collect();
+        let batches = &batches;
+        bench_async!(g, rt, "relationships_100", store, |i| svc
+            .relationships(f.viewer, &batches[i as usize % batches.len()]));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "my_rooms_filter_l20");
+        bench_async!(g, rt, "my_rooms_filter_l20", store, |_i| svc.my_rooms(
+            f.viewer,
+            RoomFilter {
+                name: Some(f.room_filter.to_string()),
+                ..Default::default()
+            },
+            PageRequest::with_limit(20)
+        ));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "read_mix");
+        let ops: Vec<MixOp> = {
+            let mut rng = workload_rng(4);
+            (0..20_000).map(|_| mix_op(f, &mut rng)).collect()
+        };
+        let ops = &ops;
+        bench_async!(g, rt, "read_mix", store, |i| run_mix(
+            svc,
+            &ops[i as usize % ops.len()]
+        ));
+        g.finish();
+    }
+
+    // ---- writes (durable)
+    {
+        let mut g = group(c, "register");
+        let tag = run_tag();
+        let counter = std::sync::atomic::AtomicU64::new(0);
+        let counter = &counter;
+        let tag = &tag;
+        bench_async!(g, rt, "register", store, |_i| async move {
+            let k = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let nu = NewUser::new(&format!("{tag}_{store}_{k}"), "Zoë Bench Ñandú").expect("valid");
+            svc.register(nu).await
+        });
+        g.finish();
+    }
+    {
+        let mut g = group(c, "update_profile");
+        let names = [
+            DisplayName::parse("Åsa Lindqvist").expect("valid"),
+            DisplayName::parse("Ελένη Παπαδοπούλου").expect("valid"),
+        ];
+        let names = &names;
+        bench_async!(g, rt, "update_profile", store, |i| svc.update_profile(
+            f.actor,
+            ProfileUpdate {
+                name: Some(names[i as usize % 2].clone()),
+                ..Default::default()
+            }
+        ));
+        g.finish();
+    }
+    for (label, target) in [("ordinary", f.ordinary), ("celebrity", f.celebrity)] {
+        let w = format!("toggle_follow_pair_{label}");
+        let mut g = group(c, &w);
+        bench_async!(g, rt, &w, store, |_i| async move {
+            svc.toggle_follow(f.actor, target, Some(FollowAction::Follow))
+                .await
+                .expect("follow");
+            svc.toggle_follow(f.actor, target, Some(FollowAction::Unfollow))
+                .await
+                .expect("unfollow")
+        });
+        g.finish();
+    }
+}
+
+async fn run_mix(svc: &Kinfolk, op: &MixOp) -> bool {
+    match op {
+        MixOp::List {
+            viewer,
+            owner,
+            followers,
+        } => {
+            let r = if *followers {
+                svc.followers(Some(*viewer), *owner, PageRequest::with_limit(20))
+                    .await
+            } else {
+                svc.following(Some(*viewer), *owner, PageRequest::with_limit(20))
+                    .await
+            };
+            r.is_ok()
+        }
+        MixOp::Profile {
+            viewer,
+            id,
+            username,
+        } => {
+            let key = username.clone().unwrap_or_else(|| id.to_string());
+            svc.get_profile(Some(*viewer), &key).await.is_ok()
+        }
+        MixOp::Relationship { viewer, other } => {
+            svc.relationships(*viewer, &[*other]).await.is_ok()
+        }
+        MixOp::Counts { user } => svc.me(*user).await.is_ok(),
+        MixOp::Toggle { actor, target } => svc.toggle_follow(*actor, *target, None).await.is_ok(),
+    }
+}
+
+fn run_mix_base(b: &SqliteBase, op: &MixOp) -> bool {
+    match op {
+        MixOp::List {
+            viewer,
+            owner,
+            followers,
+        } => {
+            if *followers {
+                !b.followers_page(*viewer, *owner, None, 20).0.is_empty()
+            } else {
+                !b.following_page(*viewer, *owner, 20).is_empty()
+            }
+        }
+        MixOp::Profile {
+            viewer,
+            id,
+            username,
+        } => match username {
+            Some(u) => b.profile_by_username(*viewer, u).is_some(),
+            None => b.profile_by_id(*viewer, *id).is_some(),
+        },
+        MixOp::Relationship { viewer, other } => !b.relationships(*viewer, &[*other]).is_empty(),
+        MixOp::Counts { user } => b.counts(*user).is_some(),
+        MixOp::Toggle { actor, target } => {
+            actor != target && (b.unfollow(*actor, *target) || b.follow(*actor, *target))
+        }
+    }
+}
+
+/// The hand-written rusqlite baseline on the same file.
+fn run_sqlite_base(c: &mut Criterion, b: &SqliteBase, f: &Fixture, store: &str) {
+    let (deep_seq, deep_offset) = b.deep_position(f.celebrity, 0.9);
+    note(format!(
+        "{store}: deep position seq {deep_seq}, offset {deep_offset}"
+    ));
+    {
+        let mut g = group(c, "get_profile_by_id");
+        let mut rng = workload_rng(1);
+        let ids: Vec<kinfolk::UserId> = (0..4096).map(|_| f.ids[f.pick(&mut rng)]).collect();
+        bench_sync!(g, "get_profile_by_id", store, |i| b
+            .profile_by_id(f.viewer, ids[i as usize % ids.len()]));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "get_profile_by_username");
+        let mut rng = workload_rng(2);
+        let names: Vec<String> = (0..4096)
+            .map(|_| f.usernames[f.pick(&mut rng)].clone())
+            .collect();
+        bench_sync!(g, "get_profile_by_username", store, |i| b
+            .profile_by_username(f.viewer, &names[i as usize % names.len()]));
+        g.finish();
+    }
+    for limit in [20usize, 100] {
+        let w1 = format!("followers_celebrity_first_l{limit}");
+        let mut g = group(c, &w1);
+        bench_sync!(g, &w1, store, |_i| b.followers_page(
+            f.viewer,
+            f.celebrity,
+            None,
+            limit
+        ));
+        g.finish();
+        let w2 = format!("followers_celebrity_deep90_l{limit}");
+        let mut g = group(c, &w2);
+        bench_sync!(g, &w2, store, |_i| b.followers_page(
+            f.viewer,
+            f.celebrity,
+            Some(deep_seq),
+            limit
+        ));
+        let offset_store = format!("{store}_offset");
+        bench_sync!(g, &w2, &offset_store, |_i| b.followers_page_offset(
+            f.viewer,
+            f.celebrity,
+            deep_offset,
+            limit
+        ));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "known_followers_celebrity_l20");
+        bench_sync!(g, "known_followers_celebrity_l20", store, |_i| b
+            .known_followers(f.viewer, f.celebrity, 20));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "relationships_100");
+        let mut rng = workload_rng(3);
+        let batches: Vec<Vec<kinfolk::UserId>> =
+            (0..64).map(|_| f.pick_ids(&mut rng, 100)).collect();
+        bench_sync!(g, "relationships_100", store, |i| b
+            .relationships(f.viewer, &batches[i as usize % batches.len()]));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "my_rooms_filter_l20");
+        bench_sync!(g, "my_rooms_filter_l20", store, |_i| b.my_rooms(
+            f.viewer,
+            f.room_filter,
+            20
+        ));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "read_mix");
+        let ops: Vec<MixOp> = {
+            let mut rng = workload_rng(4);
+            (0..20_000).map(|_| mix_op(f, &mut rng)).collect()
+        };
+        bench_sync!(g, "read_mix", store, |i| run_mix_base(
+            b,
+            &ops[i as usize % ops.len()]
+        ));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "register");
+        let tag = run_tag();
+        bench_sync!(g, "register", store, |i| b.register(
+            f.viewer,
+            &format!("{tag}_b_{i}_{}", rand_suffix()),
+            "Zoë Bench Ñandú"
+        ));
+        g.finish();
+    }
+    {
+        let mut g = group(c, "update_profile");
+        let names = ["Åsa Lindqvist", "Ελένη Παπαδοπούλου"];
+        bench_sync!(g, "update_profile", store, |i| b
+            .update_name(f.actor, names[i as usize % 2]));
+        g.finish();
+    }
+    for (label, target) in [("ordinary", f.ordinary), ("celebrity", f.celebrity)] {
+        let w = format!("toggle_follow_pair_{label}");
+        let mut g = group(c, &w);
+        bench_sync!(g, &w, store, |_i| {
+            assert!(b.follow(f.actor, target), "baseline follow");
+            b.unfollow(f.actor, target)
+        });
+        g.finish();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+fn benches(c: &mut Criterion) {
+    let n = bench_users();
+    let t = Instant::now();
+    let ds = Dataset::generate(n, bench_seed());
+    note(format!(
+        "dataset: {} users, {} follows, {} rooms, {} memberships, {} private, {} hidden, {} blocks; generated in {:.1}s",
+        ds.users.len(),
+        ds.follows.len(),
+        ds.rooms.len(),
+        ds.memberships(),
+        ds.private.len(),
+        ds.hidden.len(),
+        ds.blocks.len(),
+        t.elapsed().as_secs_f64()
+    ));
+    let rt = runtime();
+
+    if store_enabled("memory") {
+        let store: Arc<dyn Store> = Arc::new(kinfolk_memory::MemoryStore::new());
+        let svc = rt
+            .block_on(Kinfolk::builder(store).build())
+            .expect("service");
+        let f = rt.block_on(build(&svc, &ds, "memory"));
+        run_kinfolk(c, &rt, &svc, &f, "memory");
+    }
+
+    if store_enabled("sqlite") || store_enabled("sqlite_base") {
+        let dir = Scratch::new("sqlite");
+        let path = dir.path("kinfolk.db");
+        let sq = kinfolk_sqlite::open(&path).expect("open sqlite store");
+        let store: Arc<dyn Store> = sq;
+        let svc = rt
+            .block_on(Kinfolk::builder(store).build())
+            .expect("service");
+        let f = rt.block_on(build(&svc, &ds, "sqlite"));
+        if let Ok(m) = std::fs::metadata(&path) {
+            note(format!(
+                "sqlite: database file {} MiB (+WAL)",
+                m.len() >> 20
+            ));
+        }
+        if store_enabled("sqlite") {
+            run_kinfolk(c, &rt, &svc, &f, "sqlite");
+        }
+        if store_enabled("sqlite_base") {
+            let b = SqliteBase::open(&path, true);
+            run_sqlite_base(c, &b, &f, "sqlite_base");
+        }
+        drop(svc);
+    }
+
+    if store_enabled("redb") {
+        let dir = Scratch::new("redb");
+        let path = dir.path("kinfolk.redb");
+        let store: Arc<dyn Store> = kinfolk_redb::open(&path).expect("open redb store");
+        let svc = rt
+            .block_on(Kinfolk::builder(store).build())
+            .expect("service");
+        let f = rt.block_on(build(&svc, &ds, "redb"));
+        if let Ok(m) = std::fs::metadata(&path) {
+            note(format!("redb: database file {} MiB", m.len() >> 20));
+        }
+        run_kinfolk(c, &rt, &svc, &f, "redb");
+        drop(svc);
+    }
+
+    write_report("workloads");
+}
+
+criterion_group!(workloads, benches);
+criterion_main!(workloads);

@@ -1,0 +1,333 @@
+//! Scale runs without criterion: build a persistent dataset once, then open it
+//! in a fresh process, run each workload for a fixed number of requests, and
+//! report p50/p99 and the peak RSS (`VmHWM` from /proc/self/status).
+//!
+//! ```text
+//! kinfolk-scale build <sqlite|redb> <dir> <users>   # generate + bulk import, writes <dir>/fixture.json
+//! kinfolk-scale query <sqlite|redb> <dir> [iters]   # open, query, report
+//! ```
+//! The query process never runs the generator, so its RSS is the store's
+//! (plus the small fixture: request targets chosen at build time).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use kinfolk::{FollowAction, Kinfolk, NewUser, PageRequest, RoomFilter, Store, UserId};
+use kinfolk_benches::dataset::{Dataset, workload_rng};
+use kinfolk_benches::load::load;
+use kinfolk_benches::work::{Fixture, MixOp, deep_cursor, mix_op};
+use kinfolk_benches::{bench_seed, peak_rss_kib, rss_kib};
+
+#[derive(Serialize, Deserialize)]
+struct Slim {
+    users: usize,
+    follows: u64,
+    celebrity: UserId,
+    celebrity_followers: usize,
+    viewer: UserId,
+    actor: UserId,
+    ordinary: UserId,
+    profile_ids: Vec<UserId>,
+    usernames: Vec<String>,
+    rel_batches: Vec<Vec<UserId>>,
+    mix: Vec<MixOp>,
+}
+
+fn open(kind: &str, dir: &Path) -> Arc<dyn Store> {
+    match kind {
+        "sqlite" => kinfolk_sqlite::open(dir.join("kinfolk.db")).expect("open sqlite"),
+        "redb" => kinfolk_redb::open(dir.join("kinfolk.redb")).expect("open redb"),
+        other => panic!("unknown store {other} (sqlite, redb)"),
+    }
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map(|k| format!("{:.0} MiB", k as f64 / 1024.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+async fn build(kind: &str, dir: &Path, users: usize) {
+    std::fs::create_dir_all(dir).expect("dir");
+    let t = Instant::now();
+    let ds = Dataset::generate(users, bench_seed());
+    println!(
+        "generated {} users, {} follows, {} memberships in {:.1}s",
+        ds.users.len(),
+        ds.follows.len(),
+        ds.memberships(),
+        t.elapsed().as_secs_f64()
+    );
+    let store = open(kind, dir);
+    let svc = Kinfolk::builder(store).build().await.expect("service");
+    let t = Instant::now();
+    let loaded = load(&svc, &ds).await;
+    println!(
+        "import: users {:.1}s ({:.0}/s), follows {} in {:.1}s ({:.0}/s), rest {:.1}s, total {:.1}s",
+        loaded.users_time.as_secs_f64(),
+        users as f64 / loaded.users_time.as_secs_f64(),
+        loaded.follows_added,
+        loaded.follows_time.as_secs_f64(),
+        loaded.follows_added as f64 / loaded.follows_time.as_secs_f64(),
+        loaded.rest_time.as_secs_f64(),
+        t.elapsed().as_secs_f64()
+    );
+    let f = Fixture::new(&ds, &loaded);
+    let mut rng = workload_rng(1);
+    let profile_ids = (0..4096).map(|_| f.ids[f.pick(&mut rng)]).collect();
+    let mut rng = workload_rng(2);
+    let usernames = (0..4096)
+        .map(|_| f.usernames[f.pick(&mut rng)].clone())
+        .collect();
+    let mut rng = workload_rng(3);
+    let rel_batches = (0..64).map(|_| f.pick_ids(&mut rng, 100)).collect();
+    let mut rng = workload_rng(4);
+    let mix = (0..20_000).map(|_| mix_op(&f, &mut rng)).collect();
+    let slim = Slim {
+        users,
+        follows: loaded.follows_added,
+        celebrity: f.celebrity,
+        celebrity_followers: f.celebrity_followers,
+        viewer: f.viewer,
+        actor: f.actor,
+        ordinary: f.ordinary,
+        profile_ids,
+        usernames,
+        rel_batches,
+        mix,
+    };
+    std::fs::write(
+        dir.join("fixture.json"),
+        serde_json::to_vec(&slim).expect("json"),
+    )
+    .expect("write fixture");
+    drop(svc);
+    let size: u64 = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    println!(
+        "files: {} MiB; build peak RSS {}",
+        size >> 20,
+        mib(peak_rss_kib())
+    );
+}
+
+struct Stats(Vec<Duration>);
+
+impl Stats {
+    fn line(&mut self, name: &str) {
+        self.0.sort_unstable();
+        let n = self.0.len().max(1);
+        let p = |q: f64| {
+            self.0
+                .get(((n - 1) as f64 * q).round() as usize)
+                .copied()
+                .unwrap_or_default()
+        };
+        let sum: Duration = self.0.iter().sum();
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.1} | {:.0} | {} |",
+            p(0.5).as_secs_f64() * 1e6,
+            p(0.99).as_secs_f64() * 1e6,
+            sum.as_secs_f64() * 1e6 / n as f64,
+            n as f64 / sum.as_secs_f64().max(1e-9),
+            self.0.len()
+        );
+    }
+}
+
+macro_rules! run {
+    ($name:expr, $iters:expr, |$i:ident| $body:expr) => {{
+        let mut s = Stats(Vec::with_capacity($iters));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for $i in 0..$iters {
+            let t = Instant::now();
+            let _ = std::hint::black_box($body.await);
+            s.0.push(t.elapsed());
+            if Instant::now() > deadline {
+                break;
+            }
+        }
+        s.line($name);
+    }};
+}
+
+async fn query(kind: &str, dir: &Path, iters: usize) {
+    println!("before open: RSS {}", mib(rss_kib()));
+    let slim: Slim =
+        serde_json::from_slice(&std::fs::read(dir.join("fixture.json")).expect("fixture"))
+            .expect("fixture json");
+    let t = Instant::now();
+    let store = open(kind, dir);
+    let svc = Kinfolk::builder(store).build().await.expect("service");
+    println!(
+        "{kind}: {} users, {} follows; opened in {:.2}s; RSS {}",
+        slim.users,
+        slim.follows,
+        t.elapsed().as_secs_f64(),
+        mib(rss_kib())
+    );
+    let v = slim.viewer;
+    let fx = Fixture {
+        n: slim.users,
+        ids: Vec::new(),
+        usernames: Vec::new(),
+        perm: Vec::new(),
+        celebrity: slim.celebrity,
+        celebrity_followers: slim.celebrity_followers,
+        viewer: v,
+        actor: slim.actor,
+        ordinary: slim.ordinary,
+        zipf: kinfolk_benches::dataset::Zipf::new(2, 0.5),
+        room_filter: "club",
+    };
+    let t = Instant::now();
+    let (deep, at) = deep_cursor(&svc, &fx, 0.9).await;
+    println!(
+        "deep cursor at {at} of {} followers, walked in {:.1}s",
+        slim.celebrity_followers,
+        t.elapsed().as_secs_f64()
+    );
+    println!("\n| workload | p50 µs | p99 µs | mean µs | ops/s | n |\n|---|---|---|---|---|---|");
+    run!("get_profile_by_id", iters, |i| svc.get_profile(
+        Some(v),
+        &slim.profile_ids[i % slim.profile_ids.len()].to_string()
+    ));
+    run!("get_profile_by_username", iters, |i| svc.get_profile(
+        Some(v),
+        &slim.usernames[i % slim.usernames.len()]
+    ));
+    for limit in [20u32, 100] {
+        run!(
+            &format!("followers_celebrity_first_l{limit}"),
+            iters,
+            |_i| svc.followers(Some(v), slim.celebrity, PageRequest::with_limit(limit))
+        );
+        run!(
+            &format!("followers_celebrity_deep90_l{limit}"),
+            iters,
+            |_i| svc.followers(
+                Some(v),
+                slim.celebrity,
+                PageRequest::after(deep.clone(), Some(limit))
+            )
+        );
+    }
+    run!("known_followers_celebrity_l20", iters.min(200), |_i| svc
+        .known_followers(
+            Some(v),
+            slim.celebrity,
+            PageRequest::with_limit(20)
+        ));
+    run!("relationships_100", iters, |i| svc.relationships(
+        v,
+        &slim.rel_batches[i % slim.rel_batches.len()]
+    ));
+    run!("my_rooms_filter_l20", iters, |_i| svc.my_rooms(
+        v,
+        RoomFilter {
+            name: Some("club".into()),
+            ..Default::default()
+        },
+        PageRequest::with_limit(20)
+    ));
+    run!("read_mix", iters * 4, |i| mix(
+        &svc,
+        &slim.mix[i % slim.mix.len()]
+    ));
+    let tag = std::process::id();
+    run!("register", iters.min(500), |i| svc.register(
+        NewUser::new(&format!("s{tag}_{i}"), "Zoë Scale").expect("valid")
+    ));
+    for (label, target) in [("ordinary", slim.ordinary), ("celebrity", slim.celebrity)] {
+        run!(
+            &format!("toggle_follow_pair_{label}"),
+            iters.min(300),
+            |_i| async {
+                svc.toggle_follow(slim.actor, target, Some(FollowAction::Follow))
+                    .await
+                    .expect("follow");
+                svc.toggle_follow(slim.actor, target, Some(FollowAction::Unfollow))
+                    .await
+                    .expect("unfollow")
+            }
+        );
+    }
+    println!(
+        "\npeak RSS (VmHWM) {}; RSS now {}",
+        mib(peak_rss_kib()),
+        mib(rss_kib())
+    );
+}
+
+async fn mix(svc: &Kinfolk, op: &MixOp) -> bool {
+    match op {
+        MixOp::List {
+            viewer,
+            owner,
+            followers,
+        } => {
+            if *followers {
+                svc.followers(Some(*viewer), *owner, PageRequest::with_limit(20))
+                    .await
+                    .is_ok()
+            } else {
+                svc.following(Some(*viewer), *owner, PageRequest::with_limit(20))
+                    .await
+                    .is_ok()
+            }
+        }
+        MixOp::Profile {
+            viewer,
+            id,
+            username,
+        } => {
+            let key = username.clone().unwrap_or_else(|| id.to_string());
+            svc.get_profile(Some(*viewer), &key).await.is_ok()
+        }
+        MixOp::Relationship { viewer, other } => {
+            svc.relationships(*viewer, &[*other]).await.is_ok()
+        }
+        MixOp::Counts { user } => svc.me(*user).await.is_ok(),
+        MixOp::Toggle { actor, target } => svc.toggle_follow(*actor, *target, None).await.is_ok(),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: kinfolk-scale build <sqlite|redb> <dir> <users> | query <sqlite|redb> <dir> [iters]";
+    let (Some(cmd), Some(kind), Some(dir)) = (args.get(1), args.get(2), args.get(3)) else {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    };
+    let dir = PathBuf::from(dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match cmd.as_str() {
+        "build" => {
+            let users = args
+                .get(4)
+                .and_then(|s| s.replace('_', "").parse().ok())
+                .unwrap_or(100_000);
+            rt.block_on(build(kind, &dir, users));
+        }
+        "query" => {
+            let iters = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(2_000);
+            rt.block_on(query(kind, &dir, iters));
+        }
+        _ => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Workload inputs: who acts, on whom, with which cursor — chosen once per
+//! dataset so every store and baseline is measured on the same requests.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use kinfolk::{Kinfolk, PageRequest, UserId};
+
+use crate::dataset::{Dataset, Zipf};
+use crate::load::Loaded;
+
+/// Exponent of the Zipf law that picks "which user" in read workloads.
+pub const USER_SKEW: f64 = 0.9;
+
+/// Everything a workload needs besides the service.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub n: usize,
+    pub ids: Vec<UserId>,
+    /// Folded usernames, by user index.
+    pub usernames: Vec<String>,
+    pub perm: Vec<u32>,
+    pub celebrity: UserId,
+    pub celebrity_followers: usize,
+    pub viewer: UserId,
+    /// Does the follow/unfollow pairs: follows neither target beforehand.
+    pub actor: UserId,
+    /// An ordinary public account (15–30 followers) the actor does not follow.
+    pub ordinary: UserId,
+    pub zipf: Zipf,
+    /// Substring for the `my_rooms` name filter.
+    pub room_filter: &'static str,
+}
+
+impl Fixture {
+    pub fn new(ds: &Dataset, loaded: &Loaded) -> Fixture {
+        let n = ds.users.len();
+        let deg = ds.in_degrees();
+        let private: std::collections::HashSet<u32> = ds.private.iter().copied().collect();
+        let blocked: std::collections::HashSet<u32> =
+            ds.blocks.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let ordinary = (0..n as u32)
+            .map(|i| ds.perm[(n / 3 + i as usize) % n])
+            .find(|&u| {
+                (15..=30).contains(&deg[u as usize])
+                    && !private.contains(&u)
+                    && !blocked.contains(&u)
+                    && u != ds.viewer
+                    && u != ds.celebrity
+            })
+            .expect("an ordinary user");
+        let mut follows_of: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for &(a, b) in &ds.follows {
+            if b == ds.celebrity || b == ordinary {
+                follows_of[a as usize].push(b);
+            }
+        }
+        let actor = (0..n as u32)
+            .map(|i| ds.perm[(n / 2 + i as usize) % n])
+            .find(|&u| {
+                follows_of[u as usize].is_empty()
+                    && !private.contains(&u)
+                    && !blocked.contains(&u)
+                    && u != ds.viewer
+                    && u != ds.celebrity
+                    && u != ordinary
+            })
+            .expect("an actor");
+        Fixture {
+            n,
+            ids: loaded.ids.clone(),
+            usernames: ds
+                .users
+                .iter()
+                .map(|u| u.username.to_ascii_lowercase())
+                .collect(),
+            perm: ds.perm.clone(),
+            celebrity: loaded.id(ds.celebrity),
+            celebrity_followers: deg[ds.celebrity as usize] as usize,
+            viewer: loaded.id(ds.viewer),
+            actor: loaded.id(actor),
+            ordinary: loaded.id(ordinary),
+            zipf: Zipf::new(n, USER_SKEW),
+            room_filter: "club",
+        }
+    }
+
+    /// A user index drawn with Zipf skew (popular users more often).
+    pub fn pick(&self, rng: &mut ChaCha8Rng) -> usize {
+        self.perm[self.zipf.sample(rng)] as usize
+    }
+
+    /// `count` distinct-ish ids drawn with skew.
+    pub fn pick_ids(&self, rng: &mut ChaCha8Rng, count: usize) -> Vec<UserId> {
+        (0..count).map(|_| self.ids[self.pick(rng)]).collect()
+    }
+}
+
+/// Walks the celebrity's followers (as the viewer, 100 per page) to the page
+/// that starts ~`frac` into the list; returns its cursor and how many rows
+/// precede it.
+pub async fn deep_cursor(svc: &Kinfolk, f: &Fixture, frac: f64) -> (String, usize) {
+    let target = (f.celebrity_followers as f64 * frac) as usize;
+    let mut seen = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let step = (target - seen).clamp(1, 100) as u32;
+        let req = match &cursor {
+            Some(c) => PageRequest::after(c.clone(), Some(step)),
+            None => PageRequest::with_limit(step),
+        };
+        let page = svc
+            .followers(Some(f.viewer), f.celebrity, req)
+            .await
+            .expect("followers page");
+        seen += page.items.len();
+        match page.next_cursor {
+            Some(c) if seen < target => cursor = Some(c),
+            Some(c) => return (c, seen),
+            None => return (cursor.unwrap_or_default(), seen),
+        }
+    }
+}
+
+/// One request of the read-heavy mix.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub enum MixOp {
+    /// Followers (even) or following (odd) page 1, limit 20, of `owner` as `viewer`.
+    List {
+        viewer: UserId,
+        owner: UserId,
+        followers: bool,
+    },
+    /// A profile by id or by (folded) username.
+    Profile {
+        viewer: UserId,
+        id: UserId,
+        username: Option<String>,
+    },
+    /// The viewer's relationship to one user.
+    Relationship { viewer: UserId, other: UserId },
+    /// The user's own counters.
+    Counts { user: UserId },
+    /// A follow toggle (the 0.2% of writes).
+    Toggle { actor: UserId, target: UserId },
+}
+
+/// The read-heavy mix: 99.8% reads (41% list pages, 29% profile gets, 16%
+/// relationship checks, 12% counts — the remaining 1.8% of reads are profile
+/// gets too, so reads are 41/30.8/16/12) and 0.2% follow toggles, every user
+/// drawn with Zipf skew.
+pub fn mix_op(f: &Fixture, rng: &mut ChaCha8Rng) -> MixOp {
+    let x: f64 = rng.random();
+    let viewer = f.ids[f.pick(rng)];
+    if x < 0.002 {
+        return MixOp::Toggle {
+            actor: viewer,
+            target: f.ids[f.pick(rng)],
+        };
+    }
+    if x < 0.412 {
+        let owner = f.ids[f.pick(rng)];
+        return MixOp::List {
+            viewer,
+            owner,
+            followers: rng.random::<bool>(),
+        };
+    }
+    if x < 0.572 {
+        return MixOp::Relationship {
+            viewer,
+            other: f.ids[f.pick(rng)],
+        };
+    }
+    if x < 0.692 {
+        return MixOp::Counts { user: viewer };
+    }
+    let i = f.pick(rng);
+    let username = rng.random::<bool>().then(|| f.usernames[i].clone());
+    MixOp::Profile {
+        viewer,
+        id: f.ids[i],
+        username,
+    }
+}
