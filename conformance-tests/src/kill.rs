@@ -25,7 +25,7 @@
 //!
 //! An adapter wires it up in `tests/kill.rs`:
 //!
-//! ```ignore
+//! ```text
 //! struct Target;
 //! impl kinfolk_conformance::kill::KillTarget for Target { /* open_store, … */ }
 //! #[test]

@@ -4,7 +4,7 @@
 //! and of the [`kinfolk::store`] contract. It is library code, written once;
 //! each adapter runs it with one macro call in its `tests/conformance.rs`:
 //!
-//! ```ignore
+//! ```text
 //! struct Factory { /* where the store lives */ }
 //! #[async_trait::async_trait]
 //! impl kinfolk_conformance::StoreFactory for Factory { /* open, persistent */ }

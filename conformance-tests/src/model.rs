@@ -1418,10 +1418,10 @@ pub struct ModelRun {
     pub cases: u32,
     /// A full sweep every this many steps, and always after the last step:
     /// `KINFOLK_MODEL_SWEEP_EVERY`; 1 sweeps after every step. Default 0:
-    /// after the last step only (a sweep costs as much as ~50 steps).
+    /// after the last step only (a sweep costs as much as ~40 steps).
     pub sweep_every: usize,
     /// The service configuration of both sides: the default, with a
-    /// following cap of 4 so that `LimitExceeded` is reached.
+    /// following cap of 3 so that `LimitExceeded` is reached.
     pub config: Config,
 }
 
@@ -1446,7 +1446,7 @@ impl ModelRun {
             cases: env_num("KINFOLK_PROPTEST_CASES").unwrap_or(1000),
             sweep_every: env_num("KINFOLK_MODEL_SWEEP_EVERY").unwrap_or(0),
             config: Config {
-                max_following: 4,
+                max_following: 3,
                 ..Config::default()
             },
         }
@@ -1460,7 +1460,8 @@ struct Stats {
     commands: u64,
     sweeps: u64,
     outcomes: BTreeMap<String, u64>,
-    /// Time spent in commands, per-step state dumps, and sweeps.
+    /// Time spent in commands, per-step state dumps, sweeps, and opening
+    /// and closing the stores.
     phases: [std::time::Duration; 4],
 }
 

@@ -6,7 +6,7 @@
 //! owner's private_account × followers_visibility × following_visibility ×
 //! show_counts × discoverable × allow_mentions (2×3×3×2×2×3 = 216 settings,
 //! 1,512 viewer rows: 14,904 cells). The expected cell is computed by a
-//! small oracle written from SPEC (below: [`Oracle`]) over a description of
+//! small oracle written from SPEC (below: `Oracle`) over a description of
 //! the world's edges — it never calls kinfolk — and compared with what the
 //! service answers.
 //!

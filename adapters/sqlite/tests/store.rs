@@ -535,7 +535,8 @@ async fn connected_accounts_unique_and_oldest_first() {
             handle: format!("{provider}-{ext}"),
             connected_at: t(at),
         };
-        // Linked at the same instant: insertion order breaks the tie.
+        // Linked at the same instant: provider, then external id, break the
+        // tie (the port's contract, as the reference store orders them).
         let list = vec![
             acc("mastodon", "9", 5),
             acc("github", "1", 5),
@@ -551,7 +552,7 @@ async fn connected_accounts_unique_and_oldest_first() {
         let got = read(&store, move |tx| tx.connected_accounts_of(id))
             .await
             .unwrap();
-        assert_eq!(got, vec![list[2].clone(), list[0].clone(), list[1].clone()]);
+        assert_eq!(got, vec![list[2].clone(), list[1].clone(), list[0].clone()]);
 
         let dup = acc("github", "1", 9);
         let err = write(&store, move |tx| tx.insert_connected_account(&dup))
