@@ -186,6 +186,11 @@ pub enum Cmd {
         target: U,
         action: Option<FollowAction>,
     },
+    /// The actor follows every user, in slot order (forced follows): dense
+    /// lists, and the following cap reached.
+    FollowAll {
+        actor: U,
+    },
     RemoveFollower {
         actor: U,
         follower: U,
@@ -319,6 +324,7 @@ impl Cmd {
             Cmd::UpdateProfile { .. } => "update_profile",
             Cmd::EditSettings { .. } => "edit_settings",
             Cmd::ToggleFollow { .. } => "toggle_follow",
+            Cmd::FollowAll { .. } => "follow_all",
             Cmd::RemoveFollower { .. } => "remove_follower",
             Cmd::Approve { .. } => "approve",
             Cmd::Reject { .. } => "reject",
@@ -507,6 +513,7 @@ pub fn command() -> impl Strategy<Value = Cmd> {
             .prop_map(|(actor, privacy, version)| Cmd::EditSettings { actor, privacy, version }),
         18 => (u(), u(), follow_action)
             .prop_map(|(actor, target, action)| Cmd::ToggleFollow { actor, target, action }),
+        2 => u().prop_map(|actor| Cmd::FollowAll { actor }),
         3 => (u(), u()).prop_map(|(actor, follower)| Cmd::RemoveFollower { actor, follower }),
         8 => (u(), either(u())).prop_map(|(actor, requester)| Cmd::Approve { actor, requester }),
         4 => (u(), either(u())).prop_map(|(actor, requester)| Cmd::Reject { actor, requester }),
@@ -912,6 +919,15 @@ impl Side {
                     .toggle_follow(self.user(actor), self.user(target), action)
                     .await;
                 self.res(r)
+            }
+            Cmd::FollowAll { actor } => {
+                let a = self.user(actor);
+                let mut out = Vec::new();
+                for t in self.users.clone() {
+                    let r = svc.toggle_follow(a, t, Some(FollowAction::Follow)).await;
+                    out.push(self.res(r));
+                }
+                Value::Array(out)
             }
             Cmd::RemoveFollower { actor, follower } => {
                 let r = svc
@@ -1466,6 +1482,13 @@ struct Stats {
 }
 
 fn outcome_key(cmd: &Cmd, v: &Value) -> String {
+    if let (Cmd::FollowAll { .. }, Value::Array(items)) = (cmd, v) {
+        let capped = items.iter().any(|i| i["err"] == "limit_exceeded");
+        return format!(
+            "follow_all:{}",
+            if capped { "limit_exceeded" } else { "done" }
+        );
+    }
     let what = match v {
         Value::Null => "done".to_string(),
         Value::Array(_) => "walk".to_string(),

@@ -482,7 +482,8 @@ fn list_page(
 }
 
 /// Cursor decoding through the service: an arbitrary cursor string (raw,
-/// or a real cursor with bytes flipped, cut or added) on every paged list.
+/// a real cursor with bytes flipped, cut or added, or a real cursor with
+/// any position) on every paged list.
 pub fn cursor(data: &[u8]) {
     let f = fixture();
     let [list, limit, mode, rest @ ..] = data else {
@@ -491,7 +492,7 @@ pub fn cursor(data: &[u8]) {
     let list = *list as usize % LISTS;
     let limit = (*limit != 255).then_some(u32::from(*limit));
     let real = &f.cursors[list];
-    let cursor = match mode % 4 {
+    let cursor = match mode % 5 {
         0 => String::from_utf8_lossy(rest).into_owned(),
         1 => {
             // XOR into the decoded bytes, then re-encode: reaches cursors
@@ -511,6 +512,20 @@ pub fn cursor(data: &[u8]) {
             let mut c: String = real.chars().take(cut).collect();
             c.push_str(&String::from_utf8_lossy(rest.get(1..).unwrap_or_default()));
             c
+        }
+        3 => {
+            // A valid header with any position (the last 8 bytes).
+            let mut bytes = URL_SAFE_NO_PAD.decode(real).unwrap_or_default();
+            for (i, b) in rest.iter().take(8).enumerate() {
+                if let Some(x) = bytes
+                    .len()
+                    .checked_sub(8 - i)
+                    .and_then(|j| bytes.get_mut(j))
+                {
+                    *x = *b;
+                }
+            }
+            URL_SAFE_NO_PAD.encode(bytes)
         }
         _ => real.clone(),
     };
