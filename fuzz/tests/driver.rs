@@ -61,7 +61,8 @@ fn every_target_over_random_inputs() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000);
-    let targets: &[(&str, fn(&[u8]))] = &[
+    type Body = fn(&[u8]);
+    let targets: &[(&str, Body)] = &[
         ("username", kinfolk_fuzz::username),
         ("text_fields", kinfolk_fuzz::text_fields),
         ("safe_url", kinfolk_fuzz::safe_url),
