@@ -5,6 +5,8 @@
 //! them; rows the viewer may not see are dropped and the walk goes on until
 //! the page is full, so every page but the last is full.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
@@ -55,20 +57,20 @@ pub(crate) fn walk(
         None => None,
     };
     let mut rows: Vec<(u64, UserRow)> = Vec::with_capacity(limit + 1);
-    let batch = (limit + 1).max(32);
+    let mut batch = first_batch(limit, w.only_followed_by_viewer);
     loop {
         let edges = tx.edges(w.kind, w.anchor, before, batch)?;
         let exhausted = edges.len() < batch;
         before = edges.last().map(|e| e.seq);
         let others: Vec<UserId> = edges.iter().map(|e| other_end(e, w.anchor)).collect();
-        let users = tx.users(&others)?;
+        let users = by_id(tx.users(&others)?);
         let rel = match w.viewer {
             Some(v) => edges_by_other(tx, v, &others)?,
             None => Default::default(),
         };
         for e in &edges {
             let id = other_end(e, w.anchor);
-            let Some(user) = users.iter().find(|u| u.id == id) else {
+            let Some(user) = users.get(&id) else {
                 continue;
             };
             if !user.is_active() {
@@ -106,7 +108,35 @@ pub(crate) fn walk(
         if rows.len() > limit || exhausted || before.is_none() {
             break;
         }
+        // Rows were filtered out: fetch more at a time from here on.
+        batch = (batch * 2).min(MAX_BATCH);
     }
+    Ok(finish_page(w, rows, limit))
+}
+
+/// Most edges one step of a walk fetches.
+const MAX_BATCH: usize = 1024;
+
+/// Edges the first step of a walk fetches: one more than the page (to learn
+/// whether another page follows) when most rows are shown, or at least 32
+/// when a filter is expected to drop many (known followers walked from the
+/// owner's side).
+fn first_batch(limit: usize, sparse: bool) -> usize {
+    if sparse {
+        (limit + 1).max(32)
+    } else {
+        limit + 1
+    }
+}
+
+/// The users of a batch by id.
+fn by_id(users: Vec<crate::user::User>) -> HashMap<UserId, crate::user::User> {
+    users.into_iter().map(|u| (u.id, u)).collect()
+}
+
+/// Cuts the `limit + 1` collected rows to a page; the cursor names the last
+/// row's edge when one more row was found.
+fn finish_page(w: &Walk, mut rows: Vec<(u64, UserRow)>, limit: usize) -> Page<UserRow> {
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
         rows.last()
@@ -114,10 +144,10 @@ pub(crate) fn walk(
     } else {
         None
     };
-    Ok(Page {
+    Page {
         items: rows.into_iter().map(|(_, r)| r).collect(),
         next_cursor,
-    })
+    }
 }
 
 /// "Followers of `owner` whom `viewer` follows", walked from the viewer's
@@ -157,12 +187,12 @@ fn known_from_viewer(
     }
     candidates.sort_unstable_by(|a, b| b.cmp(a));
     let mut rows: Vec<(u64, UserRow)> = Vec::with_capacity(limit + 1);
-    for chunk in candidates.chunks((limit + 1).max(32)) {
+    for chunk in candidates.chunks(limit + 1) {
         let ids: Vec<UserId> = chunk.iter().map(|(_, id)| *id).collect();
-        let users = tx.users(&ids)?;
+        let users = by_id(tx.users(&ids)?);
         let rel = edges_by_other(tx, viewer, &ids)?;
         for (seq, id) in chunk {
-            let Some(user) = users.iter().find(|u| u.id == *id && u.is_active()) else {
+            let Some(user) = users.get(id).filter(|u| u.is_active()) else {
                 continue;
             };
             let edges = rel.get(id).map(Vec::as_slice).unwrap_or_default();
@@ -184,17 +214,7 @@ fn known_from_viewer(
             break;
         }
     }
-    let next_cursor = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last()
-            .map(|(seq, _)| encode_cursor(w.list, w.owner_key, *seq))
-    } else {
-        None
-    };
-    Ok(Page {
-        items: rows.into_iter().map(|(_, r)| r).collect(),
-        next_cursor,
-    })
+    Ok(finish_page(w, rows, limit))
 }
 
 fn other_end(e: &Edge, anchor: Anchor) -> UserId {
