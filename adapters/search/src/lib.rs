@@ -46,16 +46,25 @@
 //!
 //! The index agrees exactly with core's reference
 //! [`match_tier`](kinfolk::search::match_tier): each tier has a candidate
-//! query built in code (user text is never parsed as query syntax) and every
-//! candidate is verified with `match_tier` on the indexed username and name.
+//! query built in code (user text is never parsed as query syntax) that
+//! matches exactly the users of that tier or a better one, so a candidate's
+//! tier is known from the query alone (no stored-field read):
 //!
 //! - exact username: one term of the lower-cased username;
 //! - username prefix: the username's edge n-grams (every prefix, by char);
 //! - name prefix: every prefix (up to 20 chars, then the whole word) of every
 //!   word of the name folded with [`kinfolk::text::fold`] and split with
 //!   [`kinfolk::text::words`]; all query words must match;
-//! - fuzzy (terms of 4+ chars): a tantivy prefix-Levenshtein automaton at
-//!   distance 1 over whole name words and the username.
+//! - fuzzy (terms of 4+ chars): a word or the username has a prefix within
+//!   one edit of a term of n chars iff one of its prefixes of n-1..=n+1
+//!   chars is, so a Levenshtein-1 query of the whole term over the prefix
+//!   n-grams finds exactly those users.
+//!
+//! A term longer than the n-gram caps (over 20 chars for a name word, 19
+//! for fuzzy, 32 for the username) makes its tier's query a superset; those
+//! candidates are verified with `match_tier` on the stored username and
+//! name (the fuzzy fallback is a prefix-Levenshtein automaton over whole
+//! name words and the username).
 //!
 //! ## Ranking: true top-k
 //!

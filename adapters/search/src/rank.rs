@@ -1,6 +1,7 @@
 //! Exact top-k over tier queries: a bounded heap of [`RankKey`]s fed from
-//! fast fields, every candidate verified with core's
-//! [`match_tier`](kinfolk::search::match_tier).
+//! fast fields. Candidates of an exact tier query need no check; those of a
+//! superset query (a term longer than the n-gram caps) are verified with
+//! core's [`match_tier`](kinfolk::search::match_tier) on the stored fields.
 
 use std::collections::{BinaryHeap, HashSet};
 
@@ -53,11 +54,14 @@ struct Ranker<'a> {
     fields: &'a Fields,
     query: &'a SearchQuery,
     boosts: &'a Boosts,
+    /// The highest boost in `boosts` (0 when there are none).
+    max_boost: u8,
     k: usize,
     /// Max-heap: the worst kept key on top.
     heap: BinaryHeap<RankKey>,
-    /// Users whose tier has been computed.
-    verified: HashSet<UserId>,
+    /// Users whose true key has been offered to the heap (pushed from an
+    /// exact tier, or verified).
+    seen: HashSet<UserId>,
 }
 
 impl<'a> Ranker<'a> {
@@ -73,53 +77,81 @@ impl<'a> Ranker<'a> {
             fields,
             query,
             boosts,
+            max_boost: boosts.values().copied().max().unwrap_or(0),
             k,
             heap: BinaryHeap::with_capacity(k.saturating_add(1).min(1024)),
-            verified: HashSet::new(),
+            seen: HashSet::new(),
         }
     }
 
     /// Considers a candidate of the `tier` query.
     ///
-    /// A candidate not verified yet has no tier better than `tier`: every
-    /// doc of a better tier matched that tier's query, which ran before
-    /// (it was verified then, or could not enter the heap then, and the
-    /// heap's worst key only improves). So `tier` gives a lower bound on its
-    /// key that is checked before the (dearer) verification.
-    fn consider(&mut self, tier: MatchTier, cols: &SegmentColumns, doc: DocId) -> Result<()> {
-        let id = cols.id(doc)?;
+    /// A candidate not seen yet either has no tier better than `tier`, or
+    /// could not enter the heap at its better tier (the heap was full and
+    /// its key not better than the worst kept one, which only improves
+    /// since): every doc of a better tier matched that tier's query, which
+    /// ran before, and while the heap is not full every candidate offered
+    /// is kept. So `tier` gives a lower bound on its key, checked first
+    /// (followers alone, then with the id and boost).
+    ///
+    /// With `verify` false the tier query is exact (it matches exactly the
+    /// docs whose [`match_tier`] is `tier` or better), so a candidate that
+    /// passes the bound has tier `tier` and needs no stored-field load. With
+    /// `verify` true (a superset query) the tier is computed from the stored
+    /// username and name.
+    fn consider(
+        &mut self,
+        tier: MatchTier,
+        verify: bool,
+        cols: &SegmentColumns,
+        doc: DocId,
+    ) -> Result<()> {
         let followers = cols.followers(doc)?;
+        let full = self.is_full();
+        if full
+            && let Some(worst) = self.heap.peek()
+            && (tier, u8::MAX - self.max_boost, u64::MAX - followers)
+                > (worst.tier, worst.boost_inv, worst.followers_inv)
+        {
+            return Ok(());
+        }
+        let id = cols.id(doc)?;
         let boost = if self.boosts.is_empty() {
             0
         } else {
             self.boosts.get(&id).copied().unwrap_or(0)
         };
-        if self.is_full() {
+        if full {
             let bound = RankKey::new(tier, boost, followers, id);
             if self.heap.peek().is_some_and(|worst| bound >= *worst) {
                 return Ok(());
             }
         }
-        if self.verified.contains(&id) {
+        if self.seen.contains(&id) {
             return Ok(());
         }
-        let stored: TantivyDocument = self
-            .searcher
-            .doc(DocAddress::new(cols.segment, doc))
-            .map_err(storage)?;
-        let text = |field| {
-            stored
-                .get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-        };
-        self.verified.insert(id);
-        let Some(actual) = match_tier(
-            self.query,
-            text(self.fields.username),
-            text(self.fields.name),
-        ) else {
-            return Ok(());
+        self.seen.insert(id);
+        let actual = if verify {
+            let stored: TantivyDocument = self
+                .searcher
+                .doc(DocAddress::new(cols.segment, doc))
+                .map_err(storage)?;
+            let text = |field| {
+                stored
+                    .get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+            };
+            let Some(actual) = match_tier(
+                self.query,
+                text(self.fields.username),
+                text(self.fields.name),
+            ) else {
+                return Ok(());
+            };
+            actual
+        } else {
+            tier
         };
         let key = RankKey::new(actual, boost, followers, id);
         if !self.is_full() {
@@ -171,7 +203,7 @@ pub(crate) fn top(
         .map(|(ord, reader)| SegmentColumns::load(ord as SegmentOrdinal, reader))
         .collect::<Result<Vec<_>>>()?;
     let mut ranker = Ranker::new(searcher, fields, query, boosts, k);
-    for (tier, plan) in fields.tier_queries(query) {
+    for (tier, plan, verify) in fields.tier_queries(query) {
         let weight = plan
             .weight(EnableScoring::disabled_from_searcher(searcher))
             .map_err(storage)?;
@@ -187,7 +219,7 @@ pub(crate) fn top(
                         if alive.is_some_and(|a| !a.is_alive(doc)) {
                             continue;
                         }
-                        if let Err(e) = ranker.consider(tier, cols, doc) {
+                        if let Err(e) = ranker.consider(tier, verify, cols, doc) {
                             failure = Some(e);
                         }
                     }

@@ -18,6 +18,9 @@ pub(crate) const NAME_PREFIX_CAP: usize = 20;
 /// Username prefixes are indexed up to this many characters (usernames have
 /// at most 30; a longer one also gets its whole form).
 pub(crate) const USERNAME_PREFIX_CAP: usize = 32;
+// The exact fuzzy query needs the n+1-char prefixes of a term of n chars in
+// both prefix fields; checking the name cap covers the username's.
+const _: () = assert!(NAME_PREFIX_CAP <= USERNAME_PREFIX_CAP);
 
 /// Fast-field column names.
 pub(crate) const F_ID_HI: &str = "id_hi";
@@ -122,49 +125,81 @@ impl Fields {
         d
     }
 
-    /// The candidate query of each tier, in tier order. Each one matches a
-    /// superset of the docs whose [`kinfolk::search::match_tier`] is that
-    /// tier (exactly that set, give or take earlier tiers, unless a term
-    /// is longer than the n-gram caps); the ranker verifies every candidate.
-    pub(crate) fn tier_queries(&self, query: &SearchQuery) -> Vec<(MatchTier, Box<dyn Query>)> {
+    /// The candidate query of each tier, in tier order, and whether its
+    /// candidates need verifying.
+    ///
+    /// Each query matches every doc whose [`kinfolk::search::match_tier`]
+    /// is that tier. When no term is longer than the n-gram caps allow, it
+    /// matches no other doc than those of that tier or a better one (the
+    /// flag is `false`: the tier is known without reading the doc);
+    /// otherwise it is a superset and the ranker verifies every candidate
+    /// with `match_tier` on the stored username and name.
+    pub(crate) fn tier_queries(
+        &self,
+        query: &SearchQuery,
+    ) -> Vec<(MatchTier, Box<dyn Query>, bool)> {
         let uq = query.username_form();
         let terms: BTreeSet<&str> = query.terms().iter().map(String::as_str).collect();
-        let mut plans: Vec<(MatchTier, Box<dyn Query>)> = Vec::with_capacity(4);
+        let mut plans: Vec<(MatchTier, Box<dyn Query>, bool)> = Vec::with_capacity(4);
 
-        plans.push((MatchTier::ExactUsername, term_query(self.username, &uq)));
+        plans.push((
+            MatchTier::ExactUsername,
+            term_query(self.username, &uq),
+            false,
+        ));
         plans.push((
             MatchTier::UsernamePrefix,
             term_query(
                 self.username_prefix,
                 truncate_chars(&uq, USERNAME_PREFIX_CAP),
             ),
+            uq.chars().count() > USERNAME_PREFIX_CAP,
         ));
 
         let name_prefix =
             |t: &str| term_query(self.name_prefix, truncate_chars(t, NAME_PREFIX_CAP));
+        let names_capped = terms.iter().any(|t| t.chars().count() > NAME_PREFIX_CAP);
         plans.push((
             MatchTier::NamePrefix,
             all_of(terms.iter().map(|t| name_prefix(t)).collect()),
+            names_capped,
         ));
 
         // Fuzzy differs from NamePrefix only through terms of 4+ chars.
         if terms.iter().any(|t| fuzzy_eligible(t)) {
+            // A word (or the username) has a prefix within one edit of a
+            // term of n chars iff one of its prefixes of n-1..=n+1 chars is
+            // within one edit: a whole-term Levenshtein query on the prefix
+            // fields finds them, exactly, when those prefixes are indexed.
+            // Longer terms fall back to a prefix automaton over whole words,
+            // a superset that enumerates every word under a matching prefix
+            // (costly for short terms, hence only the fallback).
+            let exact = terms.iter().all(|t| {
+                let n = t.chars().count();
+                !fuzzy_eligible(t) || n < NAME_PREFIX_CAP
+            });
             let per_term = terms
                 .iter()
                 .map(|t| {
-                    if fuzzy_eligible(t) {
+                    if !fuzzy_eligible(t) {
+                        name_prefix(t)
+                    } else if exact {
+                        let clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+                            (Occur::Should, fuzzy_query(self.name_prefix, t)),
+                            (Occur::Should, fuzzy_query(self.username_prefix, t)),
+                        ];
+                        Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>
+                    } else {
                         let clauses: Vec<(Occur, Box<dyn Query>)> = vec![
                             (Occur::Should, name_prefix(t)),
                             (Occur::Should, fuzzy_prefix_query(self.name_word, t)),
                             (Occur::Should, fuzzy_prefix_query(self.username, t)),
                         ];
                         Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>
-                    } else {
-                        name_prefix(t)
                     }
                 })
                 .collect();
-            plans.push((MatchTier::Fuzzy, all_of(per_term)));
+            plans.push((MatchTier::Fuzzy, all_of(per_term), !exact || names_capped));
         }
         plans
     }
@@ -216,6 +251,15 @@ fn term_query(field: Field, text: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(
         Term::from_field_text(field, text),
         IndexRecordOption::Basic,
+    ))
+}
+
+/// Terms within one edit (insert, delete, substitute) of `term`.
+fn fuzzy_query(field: Field, term: &str) -> Box<dyn Query> {
+    Box::new(FuzzyTermQuery::new(
+        Term::from_field_text(field, term),
+        1,
+        false,
     ))
 }
 

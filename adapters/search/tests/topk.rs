@@ -200,3 +200,77 @@ fn report(what: &str, times: &[Duration]) {
         sorted[sorted.len() - 1]
     );
 }
+
+/// Fuzzy and prefix queries around the n-gram caps (name-word prefixes are
+/// indexed up to 20 chars; fuzzy terms up to 19 chars use the exact
+/// Levenshtein query over them, longer ones the verified fallback): long
+/// name words and usernames, every query length from 3 to 24 chars, with
+/// each kind of typo at the start, middle and end.
+#[tokio::test]
+async fn queries_around_the_ngram_caps_equal_brute_force() {
+    let mut rng = Rng::new(5);
+    let index = TantivyIndex::open_in_ram().unwrap();
+    let stems = [
+        "abcdefghijklmnopqrstuvwxyz",
+        "abcdefghijklmnopqrstuvwxzy",
+        "bacdefghijklmnopqrstuvwxyz",
+        "abcdefghijklmnopqrstuvwx",
+        "abcdefghijklmnopqrst",
+        "abcdefghijklmnopqrs",
+        "acdefghijklmnopqrstu",
+        "ábcdéfghijklmnopqrstuvw",
+        "xabcdefghijklmnopqrstuv",
+    ];
+    let mut docs = Vec::new();
+    for (i, s) in stems.iter().enumerate() {
+        for j in 0..6usize {
+            let word: String = s.chars().take(s.chars().count() - j).collect();
+            let ascii: String = word.chars().filter(char::is_ascii_alphanumeric).collect();
+            docs.push(SearchDoc {
+                id: UserId::new(),
+                username: format!("{}{i}{j}", &ascii[..ascii.len().min(26)]),
+                name: if j % 2 == 0 {
+                    format!("Zed {word}")
+                } else {
+                    word.clone()
+                },
+                followers_count: random_followers(&mut rng),
+            });
+        }
+    }
+    index
+        .apply(IndexBatch {
+            upserts: docs.clone(),
+            removals: vec![],
+            upto_seq: 1,
+        })
+        .await
+        .unwrap();
+    index.refresh().await.unwrap();
+    let model: HashMap<UserId, SearchDoc> = docs.iter().map(|d| (d.id, d.clone())).collect();
+    let boosts = random_boosts(&mut rng, &docs);
+    let base: Vec<char> = "abcdefghijklmnopqrstuvwxyz".chars().collect();
+    let mut checked = 0;
+    for len in 3..=24usize {
+        let q: Vec<char> = base[..len].to_vec();
+        let mut variants: Vec<String> = vec![q.iter().collect()];
+        for pos in [0, len / 2, len - 1] {
+            let mut sub = q.clone();
+            sub[pos] = 'z';
+            variants.push(sub.iter().collect());
+            let mut del = q.clone();
+            del.remove(pos);
+            variants.push(del.iter().collect());
+            let mut ins = q.clone();
+            ins.insert(pos, 'q');
+            variants.push(ins.iter().collect());
+        }
+        for v in &variants {
+            for raw in [v.clone(), format!("zed {v}"), format!("{v} ze")] {
+                check(&index, &model, &raw, &boosts, 10).await;
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} queries");
+}
