@@ -1,8 +1,9 @@
-//! Per-store workloads of issue 7, and the hand-written rusqlite baseline, on
-//! one generated dataset. See BENCHMARKS.md.
+//! Per-store workloads of issue 7, and the hand-written baselines (rusqlite
+//! for the SQLite store, raw redb for the redb store), on one generated
+//! dataset. See BENCHMARKS.md.
 //!
 //! `cargo bench -p kinfolk-benches --bench workloads` (100k users; set
-//! `KINFOLK_BENCH_USERS`, `KINFOLK_BENCH_STORES=memory,sqlite,sqlite_base`).
+//! `KINFOLK_BENCH_USERS`, `KINFOLK_BENCH_STORES=memory,sqlite,sqlite_base,redb,redb_base`).
 //! `cargo test -p kinfolk-benches --benches` runs every bench once on 2,000 users.
 
 use std::sync::Arc;
@@ -15,10 +16,12 @@ use tokio::runtime::Runtime;
 
 use kinfolk::{
     DisplayName, FollowAction, Kinfolk, NewUser, PageRequest, ProfileUpdate, RoomFilter, Store,
+    UserId,
 };
 use kinfolk_benches::dataset::{Dataset, workload_rng};
 use kinfolk_benches::load::load;
 use kinfolk_benches::rec::{note, record, write_report};
+use kinfolk_benches::redb_base::RedbBase;
 use kinfolk_benches::sqlite_base::SqliteBase;
 use kinfolk_benches::work::{Fixture, MixOp, deep_cursor, mix_op};
 use kinfolk_benches::{Scratch, bench_seed, bench_users, store_enabled, test_mode};
@@ -123,6 +126,15 @@ fn run_kinfolk(c: &mut Criterion, rt: &Runtime, svc: &Kinfolk, f: &Fixture, stor
     ));
 
     // ---- reads
+    {
+        // Diagnostic: an empty read job (the store's thread hop and read
+        // transaction, no table work), to show the fixed cost of every read.
+        let mut g = group(c, "diag_empty_read_job");
+        bench_async!(g, rt, "diag_empty_read_job", store, |_i| {
+            kinfolk::store::read(svc.store().as_ref(), |_tx| Ok(()))
+        });
+        g.finish();
+    }
     {
         let mut g = group(c, "get_profile_by_id");
         let mut rng = workload_rng(1);
@@ -286,7 +298,7 @@ async fn run_mix(svc: &Kinfolk, op: &MixOp) -> bool {
     }
 }
 
-fn run_mix_base(b: &SqliteBase, op: &MixOp) -> bool {
+fn run_mix_base<B: Floor>(b: &B, op: &MixOp) -> bool {
     match op {
         MixOp::List {
             viewer,
@@ -294,9 +306,9 @@ fn run_mix_base(b: &SqliteBase, op: &MixOp) -> bool {
             followers,
         } => {
             if *followers {
-                !b.followers_page(*viewer, *owner, None, 20).0.is_empty()
+                b.followers_page(*viewer, *owner, None, 20) > 0
             } else {
-                !b.following_page(*viewer, *owner, 20).is_empty()
+                b.following_page(*viewer, *owner, 20) > 0
             }
         }
         MixOp::Profile {
@@ -304,19 +316,189 @@ fn run_mix_base(b: &SqliteBase, op: &MixOp) -> bool {
             id,
             username,
         } => match username {
-            Some(u) => b.profile_by_username(*viewer, u).is_some(),
-            None => b.profile_by_id(*viewer, *id).is_some(),
+            Some(u) => b.profile_by_username(*viewer, u),
+            None => b.profile_by_id(*viewer, *id),
         },
-        MixOp::Relationship { viewer, other } => !b.relationships(*viewer, &[*other]).is_empty(),
-        MixOp::Counts { user } => b.counts(*user).is_some(),
+        MixOp::Relationship { viewer, other } => b.relationships(*viewer, &[*other]) > 0,
+        MixOp::Counts { user } => b.counts(*user),
         MixOp::Toggle { actor, target } => {
             actor != target && (b.unfollow(*actor, *target) || b.follow(*actor, *target))
         }
     }
 }
 
-/// The hand-written rusqlite baseline on the same file.
-fn run_sqlite_base(c: &mut Criterion, b: &SqliteBase, f: &Fixture, store: &str) {
+/// A hand-written baseline: the same storage work as a store, without kinfolk.
+/// Each call does the whole operation (one transaction) and drops its result.
+trait Floor {
+    /// The keyset position ~`frac` into the owner's followers, and its offset.
+    fn deep_position(&self, owner: UserId, frac: f64) -> (u64, usize);
+    fn profile_by_id(&self, viewer: UserId, id: UserId) -> bool;
+    fn profile_by_username(&self, viewer: UserId, folded: &str) -> bool;
+    fn followers_page(
+        &self,
+        viewer: UserId,
+        owner: UserId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> usize;
+    fn following_page(&self, viewer: UserId, owner: UserId, limit: usize) -> usize;
+    fn known_followers(&self, viewer: UserId, owner: UserId, limit: usize) -> usize;
+    fn relationships(&self, viewer: UserId, ids: &[UserId]) -> usize;
+    fn counts(&self, id: UserId) -> bool;
+    fn my_rooms(&self, user: UserId, needle: &str, limit: usize) -> usize;
+    /// `template`: a user whose record shape the baseline may copy.
+    fn register(&self, template: UserId, username: &str, name: &str) -> UserId;
+    fn update_name(&self, actor: UserId, name: &str);
+    fn follow(&self, actor: UserId, target: UserId) -> bool;
+    fn unfollow(&self, actor: UserId, target: UserId) -> bool;
+}
+
+impl Floor for SqliteBase {
+    fn deep_position(&self, owner: UserId, frac: f64) -> (u64, usize) {
+        let (seq, offset) = SqliteBase::deep_position(self, owner, frac);
+        (seq as u64, offset)
+    }
+    fn profile_by_id(&self, viewer: UserId, id: UserId) -> bool {
+        SqliteBase::profile_by_id(self, viewer, id).is_some()
+    }
+    fn profile_by_username(&self, viewer: UserId, folded: &str) -> bool {
+        SqliteBase::profile_by_username(self, viewer, folded).is_some()
+    }
+    fn followers_page(
+        &self,
+        viewer: UserId,
+        owner: UserId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> usize {
+        let before = before.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
+        SqliteBase::followers_page(self, viewer, owner, before, limit)
+            .0
+            .len()
+    }
+    fn following_page(&self, viewer: UserId, owner: UserId, limit: usize) -> usize {
+        SqliteBase::following_page(self, viewer, owner, limit).len()
+    }
+    fn known_followers(&self, viewer: UserId, owner: UserId, limit: usize) -> usize {
+        SqliteBase::known_followers(self, viewer, owner, limit).len()
+    }
+    fn relationships(&self, viewer: UserId, ids: &[UserId]) -> usize {
+        SqliteBase::relationships(self, viewer, ids).len()
+    }
+    fn counts(&self, id: UserId) -> bool {
+        SqliteBase::counts(self, id).is_some()
+    }
+    fn my_rooms(&self, user: UserId, needle: &str, limit: usize) -> usize {
+        SqliteBase::my_rooms(self, user, needle, limit).len()
+    }
+    fn register(&self, template: UserId, username: &str, name: &str) -> UserId {
+        SqliteBase::register(self, template, username, name)
+    }
+    fn update_name(&self, actor: UserId, name: &str) {
+        SqliteBase::update_name(self, actor, name)
+    }
+    fn follow(&self, actor: UserId, target: UserId) -> bool {
+        SqliteBase::follow(self, actor, target)
+    }
+    fn unfollow(&self, actor: UserId, target: UserId) -> bool {
+        SqliteBase::unfollow(self, actor, target)
+    }
+}
+
+impl Floor for RedbBase {
+    fn deep_position(&self, owner: UserId, frac: f64) -> (u64, usize) {
+        RedbBase::deep_position(self, owner, frac)
+    }
+    fn profile_by_id(&self, viewer: UserId, id: UserId) -> bool {
+        RedbBase::profile_by_id(self, viewer, id).is_some()
+    }
+    fn profile_by_username(&self, viewer: UserId, folded: &str) -> bool {
+        RedbBase::profile_by_username(self, viewer, folded).is_some()
+    }
+    fn followers_page(
+        &self,
+        viewer: UserId,
+        owner: UserId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> usize {
+        RedbBase::followers_page(self, viewer, owner, before, limit)
+            .0
+            .len()
+    }
+    fn following_page(&self, viewer: UserId, owner: UserId, limit: usize) -> usize {
+        RedbBase::following_page(self, viewer, owner, limit).len()
+    }
+    fn known_followers(&self, viewer: UserId, owner: UserId, limit: usize) -> usize {
+        RedbBase::known_followers(self, viewer, owner, limit).len()
+    }
+    fn relationships(&self, viewer: UserId, ids: &[UserId]) -> usize {
+        RedbBase::relationships(self, viewer, ids).len()
+    }
+    fn counts(&self, id: UserId) -> bool {
+        RedbBase::counts(self, id).is_some()
+    }
+    fn my_rooms(&self, user: UserId, needle: &str, limit: usize) -> usize {
+        RedbBase::my_rooms(self, user, needle, limit).len()
+    }
+    fn register(&self, _template: UserId, username: &str, name: &str) -> UserId {
+        RedbBase::register(self, username, name)
+    }
+    fn update_name(&self, actor: UserId, name: &str) {
+        RedbBase::update_name(self, actor, name)
+    }
+    fn follow(&self, actor: UserId, target: UserId) -> bool {
+        RedbBase::follow(self, actor, target)
+    }
+    fn unfollow(&self, actor: UserId, target: UserId) -> bool {
+        RedbBase::unfollow(self, actor, target)
+    }
+}
+
+/// The `OFFSET` anti-baseline for deep pages (SQLite only).
+fn run_sqlite_offset(c: &mut Criterion, b: &SqliteBase, f: &Fixture, store: &str) {
+    let (_, deep_offset) = b.deep_position(f.celebrity, 0.9);
+    for limit in [20usize, 100] {
+        let w = format!("followers_celebrity_deep90_l{limit}");
+        let mut g = group(c, &w);
+        bench_sync!(g, &w, store, |_i| b.followers_page_offset(
+            f.viewer,
+            f.celebrity,
+            deep_offset,
+            limit
+        ));
+        g.finish();
+    }
+}
+
+/// Where the redb store's time goes, measured beside its floor: a read
+/// transaction opening the 2 tables a profile read needs vs the 14 the store
+/// opens for every job, and a user record decoded lean vs into `kinfolk::User`.
+/// (Not workloads of issue 7; the `diag_` rows of the report.)
+fn run_redb_diag(c: &mut Criterion, b: &RedbBase, f: &Fixture) {
+    for (w, all) in [
+        ("diag_read_txn_2_tables", false),
+        ("diag_read_txn_14_tables", true),
+    ] {
+        let mut g = group(c, w);
+        bench_sync!(g, w, "redb_base", |_i| b.diag_read_txn(all));
+        g.finish();
+    }
+    let mut rng = workload_rng(1);
+    let ids: Vec<UserId> = (0..4096).map(|_| f.ids[f.pick(&mut rng)]).collect();
+    for (w, full) in [
+        ("diag_user_decode_lean", false),
+        ("diag_user_decode_full", true),
+    ] {
+        let mut g = group(c, w);
+        bench_sync!(g, w, "redb_base", |i| b
+            .diag_user_decode(ids[i as usize % ids.len()], full));
+        g.finish();
+    }
+}
+
+/// A hand-written baseline on the same data as its store.
+fn run_base<B: Floor>(c: &mut Criterion, b: &B, f: &Fixture, store: &str) {
     let (deep_seq, deep_offset) = b.deep_position(f.celebrity, 0.9);
     note(format!(
         "{store}: deep position seq {deep_seq}, offset {deep_offset}"
@@ -324,7 +506,7 @@ fn run_sqlite_base(c: &mut Criterion, b: &SqliteBase, f: &Fixture, store: &str) 
     {
         let mut g = group(c, "get_profile_by_id");
         let mut rng = workload_rng(1);
-        let ids: Vec<kinfolk::UserId> = (0..4096).map(|_| f.ids[f.pick(&mut rng)]).collect();
+        let ids: Vec<UserId> = (0..4096).map(|_| f.ids[f.pick(&mut rng)]).collect();
         bench_sync!(g, "get_profile_by_id", store, |i| b
             .profile_by_id(f.viewer, ids[i as usize % ids.len()]));
         g.finish();
@@ -357,13 +539,6 @@ fn run_sqlite_base(c: &mut Criterion, b: &SqliteBase, f: &Fixture, store: &str) 
             Some(deep_seq),
             limit
         ));
-        let offset_store = format!("{store}_offset");
-        bench_sync!(g, &w2, &offset_store, |_i| b.followers_page_offset(
-            f.viewer,
-            f.celebrity,
-            deep_offset,
-            limit
-        ));
         g.finish();
     }
     {
@@ -375,8 +550,7 @@ fn run_sqlite_base(c: &mut Criterion, b: &SqliteBase, f: &Fixture, store: &str) 
     {
         let mut g = group(c, "relationships_100");
         let mut rng = workload_rng(3);
-        let batches: Vec<Vec<kinfolk::UserId>> =
-            (0..64).map(|_| f.pick_ids(&mut rng, 100)).collect();
+        let batches: Vec<Vec<UserId>> = (0..64).map(|_| f.pick_ids(&mut rng, 100)).collect();
         bench_sync!(g, "relationships_100", store, |i| b
             .relationships(f.viewer, &batches[i as usize % batches.len()]));
         g.finish();
@@ -481,12 +655,13 @@ fn benches(c: &mut Criterion) {
         }
         if store_enabled("sqlite_base") {
             let b = SqliteBase::open(&path, true);
-            run_sqlite_base(c, &b, &f, "sqlite_base");
+            run_base(c, &b, &f, "sqlite_base");
+            run_sqlite_offset(c, &b, &f, "sqlite_base_offset");
         }
         drop(svc);
     }
 
-    if store_enabled("redb") {
+    if store_enabled("redb") || store_enabled("redb_base") {
         let dir = Scratch::new("redb");
         let path = dir.path("kinfolk.redb");
         let store: Arc<dyn Store> = kinfolk_redb::open(&path).expect("open redb store");
@@ -497,8 +672,17 @@ fn benches(c: &mut Criterion) {
         if let Ok(m) = std::fs::metadata(&path) {
             note(format!("redb: database file {} MiB", m.len() >> 20));
         }
-        run_kinfolk(c, &rt, &svc, &f, "redb");
+        if store_enabled("redb") {
+            run_kinfolk(c, &rt, &svc, &f, "redb");
+        }
+        // redb locks its file: the baseline opens it once the store is closed
+        // (dropping the last handle joins the store's threads and closes it).
         drop(svc);
+        if store_enabled("redb_base") {
+            let b = RedbBase::open(&path, f.viewer);
+            run_base(c, &b, &f, "redb_base");
+            run_redb_diag(c, &b, &f);
+        }
     }
 
     write_report("workloads");

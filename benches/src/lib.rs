@@ -3,7 +3,7 @@
 //! The benchmark suite of kinfolk (issue 7): a seeded dataset generator
 //! ([`dataset`]), loaders that put a dataset into any store through the service's
 //! bulk import ([`load`]), hand-written baselines that do the same storage work
-//! without kinfolk ([`sqlite_base`], [`fts`]), and a latency recorder
+//! without kinfolk ([`sqlite_base`], [`redb_base`], [`fts`]), and a latency recorder
 //! ([`rec`]) that gives p50/p99 next to criterion's means.
 //!
 //! Sizes: `KINFOLK_BENCH_USERS` if set; otherwise 2,000 users when the bench
@@ -17,6 +17,7 @@ pub mod fts;
 pub mod load;
 pub mod queries;
 pub mod rec;
+pub mod redb_base;
 pub mod sqlite_base;
 pub mod work;
 

@@ -105,17 +105,28 @@ pub fn write_report(bench: &str) {
         "# {bench}: {users} users, seed {:#x}\n\n",
         crate::bench_seed()
     ));
-    out.push_str("| workload | store | p50 | p99 | mean | ops/s (1 thread) | n |\n|---|---|---|---|---|---|---|\n");
-    for s in summaries() {
+    out.push_str("| workload | store | p50 | p99 | mean | ops/s (1 thread) | n | p50 / baseline p50 |\n|---|---|---|---|---|---|---|---|\n");
+    let all = summaries();
+    for s in &all {
+        // A store's baseline is `<store>_base` (sqlite → sqlite_base, redb → redb_base).
+        let base = format!("{}_base", s.store);
+        let ratio = all
+            .iter()
+            .find(|b| b.workload == s.workload && b.store == base)
+            .filter(|b| !b.p50.is_zero())
+            .map_or("—".to_string(), |b| {
+                format!("{:.2}×", s.p50.as_secs_f64() / b.p50.as_secs_f64())
+            });
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.0} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.0} | {} | {} |\n",
             s.workload,
             s.store,
             fmt_d(s.p50),
             fmt_d(s.p99),
             fmt_d(s.mean),
             s.throughput(),
-            s.n
+            s.n,
+            ratio
         ));
     }
     out.push_str("\n## Notes\n\n");
@@ -125,7 +136,20 @@ pub fn write_report(bench: &str) {
     let dir = crate::scratch_dir().join("results");
     let _ = std::fs::create_dir_all(&dir);
     let mode = if crate::test_mode() { "-test" } else { "" };
-    let path = dir.join(format!("{bench}-{users}{mode}.md"));
+    // A run restricted to some stores gets its own file (it does not
+    // overwrite the report of a full run).
+    let stores = std::env::var("KINFOLK_BENCH_STORES")
+        .ok()
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .filter(|v| !v.is_empty())
+        .map_or(String::new(), |v| format!("-{v}"));
+    let path = dir.join(format!("{bench}-{users}{stores}{mode}.md"));
     if let Ok(mut f) = std::fs::File::create(&path) {
         let _ = f.write_all(out.as_bytes());
     }
