@@ -713,21 +713,27 @@ pub fn metachar_texts() -> Vec<&'static str> {
 // ------------------------------------------------------------------ cases
 
 pub async fn corpus_has_at_least_500_bad_inputs(_ctx: Ctx) -> TestResult {
-    let n = bad_usernames().len()
-        + reserved_usernames().len()
-        + bad_display_names().len()
-        + bad_bios().len()
-        + bad_locations().len()
-        + bad_room_names().len()
-        + unsafe_urls().len()
-        + bad_emails().len()
-        + bad_settings_json().len()
-        + invalid_utf8_payloads().len() * 6
-        + unknown_field_json().len()
-        + malformed_cursors().len()
-        + bad_queries().len()
-        + syntax_queries().len();
-    eprintln!("bad-input corpus: {n} inputs");
+    let tables = [
+        ("usernames", bad_usernames().len()),
+        ("reserved usernames", reserved_usernames().len()),
+        ("display names", bad_display_names().len()),
+        ("bios", bad_bios().len()),
+        ("locations", bad_locations().len()),
+        ("room names", bad_room_names().len()),
+        ("URLs", unsafe_urls().len()),
+        ("e-mails", bad_emails().len()),
+        ("settings JSON", bad_settings_json().len()),
+        (
+            "invalid UTF-8 (x6 types)",
+            invalid_utf8_payloads().len() * 6,
+        ),
+        ("unknown fields / bad JSON", unknown_field_json().len()),
+        ("malformed cursors", malformed_cursors().len()),
+        ("bad queries", bad_queries().len()),
+        ("query-syntax queries", syntax_queries().len()),
+    ];
+    let n: usize = tables.iter().map(|(_, n)| n).sum();
+    eprintln!("bad-input corpus: {n} inputs: {tables:?}");
     assert!(n >= 500, "the corpus has {n} inputs");
     Ok(())
 }

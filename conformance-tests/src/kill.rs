@@ -65,6 +65,8 @@ const SEED_ENV: &str = "KINFOLK_KILL_SEED";
 const START_ENV: &str = "KINFOLK_KILL_START";
 /// Kills per store; default [`DEFAULT_KILLS`].
 pub const KILLS_ENV: &str = "KINFOLK_KILLS";
+/// Keeps the work directory of a failed run.
+const KEEP_ENV: &str = "KINFOLK_KILL_KEEP";
 /// Kills per store in CI.
 pub const DEFAULT_KILLS: usize = 200;
 
@@ -1162,8 +1164,11 @@ pub async fn check_search(
                 users
                     .iter()
                     .find(|u| u.id == id)
-                    .map_or("<not in store>".to_string(), |u| {
-                        format!("{}/{:?}/{}", u.username, u.status, u.counts.followers)
+                    .map_or(format!("{id} <not in store>"), |u| {
+                        format!(
+                            "{}/{:?}/{} {:?} {id}",
+                            u.username, u.status, u.counts.followers, u.name
+                        )
                     })
             };
             let show = |v: &[(RankKey, u64)]| {
@@ -1234,6 +1239,8 @@ pub fn child(target: &dyn KillTarget) {
     };
     let seed = var(SEED_ENV);
     let start = var(START_ENV);
+    let _ = tracing::subscriber::set_global_default(StderrWarnings);
+    eprintln!("child from command {start}");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -1283,6 +1290,39 @@ pub fn child(target: &dyn KillTarget) {
     });
 }
 
+/// Prints `WARN` and `ERROR` events (the stores' and the index's own
+/// reports, such as a failed background commit) to stderr, which the parent
+/// keeps in `child.stderr` and shows when a check fails.
+struct StderrWarnings;
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, " {}={value:?}", field.name());
+    }
+}
+
+impl tracing::Subscriber for StderrWarnings {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        let m = event.metadata();
+        eprintln!("{} {}:{}", m.level(), m.target(), fields.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 fn child_fail(msg: &str) -> ! {
     eprintln!("KILL-CHILD-ERROR {msg}");
     std::process::exit(3)
@@ -1318,6 +1358,11 @@ pub struct KillStats {
     pub startup_time: Duration,
     /// Time spent checking after the kills.
     pub check_time: Duration,
+    /// `WARN`/`ERROR` lines the children logged (a failed background
+    /// index commit, say), with up to 5 distinct examples.
+    pub child_warnings: usize,
+    /// Examples of them.
+    pub child_warning_examples: Vec<String>,
     /// Checking time by phase.
     pub phases: BTreeMap<&'static str, Duration>,
     /// Final number of users.
@@ -1426,16 +1471,46 @@ pub fn parent(target: &dyn KillTarget, child_test: &str) -> KillStats {
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let started = Instant::now();
     let result = rt.block_on(run_parent(target, child_test, dir.path(), seed, kills));
+    let (warnings, examples) = child_warnings(dir.path());
     match result {
-        Ok(stats) => {
+        Ok(mut stats) => {
+            stats.child_warnings = warnings;
+            stats.child_warning_examples = examples;
             eprintln!("kill test passed in {:.1?}: {stats:?}", started.elapsed());
             stats
         }
-        Err(e) => panic!(
-            "kill test failed ({SEED_ENV}={seed}): {e}\n--- child stderr (tail) ---\n{}",
-            child_stderr_tail(dir.path())
-        ),
+        Err(e) => {
+            let tail = child_stderr_tail(dir.path());
+            // KINFOLK_KILL_KEEP=1 keeps the files for a post-mortem.
+            let kept = if std::env::var_os(KEEP_ENV).is_some() {
+                format!("files kept in {}", dir.keep().display())
+            } else {
+                format!("set {KEEP_ENV}=1 to keep the files")
+            };
+            panic!(
+                "kill test failed ({SEED_ENV}={seed}): {e}\n--- {warnings} WARN/ERROR lines from \
+                 the children, e.g. {examples:#?}\n--- child stderr (tail) ---\n{tail}\n({kept})"
+            )
+        }
     }
+}
+
+/// `WARN`/`ERROR` lines in all the children's stderr, and up to 5 distinct
+/// examples.
+fn child_warnings(dir: &Path) -> (usize, Vec<String>) {
+    let log = std::fs::read_to_string(dir.join("child.stderr")).unwrap_or_default();
+    let mut n = 0;
+    let mut examples: Vec<String> = Vec::new();
+    for line in log.lines() {
+        if line.starts_with("WARN ") || line.starts_with("ERROR ") {
+            n += 1;
+            let line: String = line.chars().take(300).collect();
+            if examples.len() < 5 && !examples.contains(&line) {
+                examples.push(line);
+            }
+        }
+    }
+    (n, examples)
 }
 
 async fn run_parent(
@@ -1577,6 +1652,11 @@ async fn run_parent(
         let store_seq = kinfolk::store::read(store.as_ref(), |tx| tx.last_seq())
             .await
             .map_err(|e| ctx(e.to_string()))?;
+        if applied > store_seq {
+            return Err(ctx(format!(
+                "the index claims feed sequence {applied}, the store is at {store_seq}"
+            )));
+        }
         if applied < store_seq {
             stats.index_behind += 1;
             stats.index_lag_events += store_seq - applied;
@@ -1628,6 +1708,12 @@ async fn run_parent(
             .await
             .map_err(|e| ctx(format!("invariant: {e}")))?;
         stats.lap("invariants", &mut t);
+        let lag = format!(
+            "index at seq {applied} on reopen, store at {store_seq}; this cycle's commands: {}",
+            (from..committed)
+                .map(|i| format!("\n    {i}: {:?}", cmds[i as usize]))
+                .collect::<String>()
+        );
         stats.search_queries += check_search(
             &svc,
             index.as_ref(),
@@ -1636,7 +1722,7 @@ async fn run_parent(
             if last { 10_000 } else { 6 },
         )
         .await
-        .map_err(ctx)?;
+        .map_err(|e| ctx(format!("{e}\n  ({lag})")))?;
         stats.lap("search", &mut t);
         if last {
             stats.final_users = got_state["users"].as_object().map_or(0, |o| o.len());
