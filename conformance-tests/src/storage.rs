@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 use kinfolk::search::MatchTier;
 use kinfolk::user::UsernameClaim;
 use kinfolk::{
-    Change, ChangeEvent, Clock, Config, ConnectedAccount, DisplayName, Edge, EdgeKind, Error,
-    Export, FollowAction, FollowOutcome, Kinfolk, Membership, MyRoom, NewRoom, NewUser, Page,
-    PageRequest, ProfileUpdate, ProfileView, Relationship, RelationshipEntry, Room, RoomFilter,
-    RoomId, RoomKind, RoomName, RoomRole, RoomVisibility, SearchResult, SearchScope, Settings,
-    SettingsPatch, UserId, UserRow, UserSummary, Username,
+    Anchor, Change, ChangeEvent, Clock, Config, ConnectedAccount, DisplayName, Edge, EdgeKind,
+    Error, Export, FollowAction, FollowOutcome, Kinfolk, Membership, MyRoom, NewRoom, NewUser,
+    Page, PageRequest, ProfileUpdate, ProfileView, Relationship, RelationshipEntry, Room,
+    RoomFilter, RoomId, RoomKind, RoomName, RoomRole, RoomVisibility, SearchResult, SearchScope,
+    Settings, SettingsPatch, UserId, UserRow, UserSummary, Username,
 };
 
 use crate::fixtures::{
@@ -38,6 +38,7 @@ macro_rules! __cases_storage {
             atomic_failed_write_job_rolls_back_everything,
             store_unique_username_claim_rolls_back,
             store_unique_edge_and_connected_account,
+            store_edge_keys_and_edges_into_agree_with_edges,
             race_register_same_name_in_different_cases,
             race_rename_to_same_name,
             race_link_same_connected_account,
@@ -461,6 +462,80 @@ pub async fn store_unique_edge_and_connected_account(ctx: Ctx) -> TestResult {
     // A different kind between the same pair is a different edge.
     svc.mute(a, b, None).await?;
     check_invariants(svc).await?;
+    Ok(())
+}
+
+/// The port's set-oriented edge reads (`edge_keys`, `edges_into`) answer
+/// exactly what `edges` and `edge` do: same rows, same order, same paging.
+pub async fn store_edge_keys_and_edges_into_agree_with_edges(ctx: Ctx) -> TestResult {
+    let svc = &ctx.svc;
+    let hub = user(svc, "hub").await;
+    let mut fans = Vec::new();
+    for i in 0..7 {
+        let f = user(svc, &format!("fan{i}")).await;
+        follow(svc, f, hub).await;
+        if i % 2 == 0 {
+            follow(svc, hub, f).await;
+        }
+        fans.push(f);
+    }
+    let loner = user(svc, "loner").await;
+    svc.mute(fans[1], hub, None).await?;
+    let fans2 = fans.clone();
+    // Reads inside the job, assertions outside (a panic must not happen on
+    // the store's own thread).
+    type Keys = Vec<(u64, UserId)>;
+    type Pages = Vec<(String, Keys, Keys)>;
+    let (pages, counts, into): (Pages, (usize, usize), _) = read_store(svc, move |tx| {
+        let mut pages = Vec::new();
+        for anchor in [Anchor::To(hub), Anchor::From(hub)] {
+            for before in [None, Some(u64::MAX), Some(5), Some(0)] {
+                for limit in [1, 3, 100] {
+                    let want: Keys = tx
+                        .edges(EdgeKind::Follow, anchor, before, limit)?
+                        .iter()
+                        .map(|e| (e.seq, if e.from == hub { e.to } else { e.from }))
+                        .collect();
+                    let got = tx.edge_keys(EdgeKind::Follow, anchor, before, limit)?;
+                    pages.push((
+                        format!("{anchor:?} before {before:?} limit {limit}"),
+                        got,
+                        want,
+                    ));
+                }
+            }
+        }
+        let counts = (
+            tx.edge_keys(EdgeKind::Follow, Anchor::To(hub), None, 100)?
+                .len(),
+            tx.edge_keys(EdgeKind::Block, Anchor::To(hub), None, 100)?
+                .len(),
+        );
+        let mut asked = fans2.clone();
+        asked.extend([loner, hub]);
+        let mut got = tx.edges_into(EdgeKind::Follow, &asked, hub)?;
+        got.sort_by_key(|e| e.seq);
+        let mut want: Vec<Edge> = Vec::new();
+        for &f in &fans2 {
+            want.extend(tx.edge(EdgeKind::Follow, f, hub)?);
+        }
+        want.sort_by_key(|e| e.seq);
+        let muted = tx.edges_into(EdgeKind::Mute, &asked, hub)?;
+        let none = tx.edges_into(EdgeKind::Follow, &[], hub)?;
+        Ok((pages, counts, (got, want, muted, none)))
+    })
+    .await;
+    for (label, got, want) in pages {
+        assert_eq!(got, want, "{label}");
+    }
+    assert_eq!(counts, (7, 0));
+    let (got, want, muted, none) = into;
+    // Which of these follow `hub`: every fan, not the loner, not hub itself.
+    assert_eq!(got, want);
+    assert_eq!(got.len(), 7);
+    assert_eq!(muted.len(), 1);
+    assert_eq!(muted[0].from, fans[1]);
+    assert!(none.is_empty());
     Ok(())
 }
 

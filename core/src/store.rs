@@ -95,6 +95,42 @@ pub trait ReadTx {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Edge>>;
+    /// The `(seq, other end)` of the edges [`ReadTx::edges`] returns for the
+    /// same arguments, in the same order: all a list page needs. The default
+    /// maps [`ReadTx::edges`]; a store whose `(anchor, seq)` index holds the
+    /// other end should answer from the index alone, without reading the
+    /// edge records.
+    fn edge_keys(
+        &self,
+        kind: EdgeKind,
+        anchor: Anchor,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, UserId)>> {
+        Ok(self
+            .edges(kind, anchor, before, limit)?
+            .into_iter()
+            .map(|e| {
+                let other = match anchor {
+                    Anchor::From(_) => e.to,
+                    Anchor::To(_) => e.from,
+                };
+                (e.seq, other)
+            })
+            .collect())
+    }
+    /// The edges `(kind, from, to)` that exist for `from` in `froms` (any
+    /// order): "which of these users follow `to`", set-oriented. The default
+    /// makes one point lookup per id; a store may answer with one query.
+    fn edges_into(&self, kind: EdgeKind, froms: &[UserId], to: UserId) -> Result<Vec<Edge>> {
+        let mut out = Vec::new();
+        for &from in froms {
+            if let Some(e) = self.edge(kind, from, to)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
     /// Every edge of any kind between `user` and any of `others`, in either
     /// direction. Used to compute relationships and block filters for a whole
     /// page at once.
@@ -135,6 +171,17 @@ pub trait ReadTx {
     /// The highest sequence number ever assigned (0 for a new store), also
     /// when the feed has been trimmed past it.
     fn last_seq(&self) -> Result<u64>;
+
+    /// For each `(from, to)` pair, in order, whether the edge `(kind, from,
+    /// to)` exists. Set-oriented form of [`ReadTx::edge`] for bulk imports;
+    /// the default makes one point lookup per pair, a store may answer the
+    /// whole list with one query (the SQLite store does).
+    fn edges_exist(&self, kind: EdgeKind, pairs: &[(UserId, UserId)]) -> Result<Vec<bool>> {
+        pairs
+            .iter()
+            .map(|&(from, to)| self.edge(kind, from, to).map(|e| e.is_some()))
+            .collect()
+    }
 }
 
 /// Writes available inside a write transaction. Every method changes only
@@ -144,6 +191,16 @@ pub trait WriteTx: ReadTx {
     /// Appends an event and returns its sequence number, strictly greater than
     /// every number assigned before (trimmed ones included).
     fn append_change(&mut self, at: Timestamp, change: Change) -> Result<u64>;
+    /// Appends several events with the same timestamp, in order, and returns
+    /// their sequence numbers (each strictly greater than the one before, as
+    /// [`WriteTx::append_change`] assigns them). Set-oriented form for bulk
+    /// imports; the default calls [`WriteTx::append_change`] once per event.
+    fn append_changes(&mut self, at: Timestamp, changes: Vec<Change>) -> Result<Vec<u64>> {
+        changes
+            .into_iter()
+            .map(|change| self.append_change(at, change))
+            .collect()
+    }
     /// Deletes feed events with `seq <= upto`; returns how many went.
     fn trim_changes(&mut self, upto: u64) -> Result<u64>;
 
@@ -166,6 +223,20 @@ pub trait WriteTx: ReadTx {
     /// Inserts an edge. MUST fail with [`Error::Conflict`] if `(kind, from,
     /// to)` exists already.
     fn insert_edge(&mut self, edge: &Edge) -> Result<()>;
+    /// Inserts several edges, as [`WriteTx::insert_edge`] does each: fails
+    /// with [`Error::Conflict`] if any `(kind, from, to)` exists already (the
+    /// error rolls the whole transaction back, so edges inserted before the
+    /// conflict do not stay). Set-oriented form for bulk imports; the
+    /// default calls [`WriteTx::insert_edge`] once per edge. Callers pass the
+    /// edges sorted by `(kind, from, to)` for b-tree locality.
+    fn insert_edges(&mut self, edges: &[Edge]) -> Result<()> {
+        edges.iter().try_for_each(|e| self.insert_edge(e))
+    }
+    /// Inserts or replaces several user records, as [`WriteTx::put_user`]
+    /// does each. The default calls it once per user.
+    fn put_users(&mut self, users: &[User]) -> Result<()> {
+        users.iter().try_for_each(|u| self.put_user(u))
+    }
     /// Deletes the edge `(kind, from, to)` and returns it, if it existed.
     fn delete_edge(&mut self, kind: EdgeKind, from: UserId, to: UserId) -> Result<Option<Edge>>;
 

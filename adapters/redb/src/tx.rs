@@ -260,6 +260,31 @@ impl<M: Mode> ReadTx for Tables<M> {
         Ok(out)
     }
 
+    fn edge_keys(
+        &self,
+        kind: EdgeKind,
+        anchor: Anchor,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, UserId)>> {
+        // The index key is (kind, end, seq, other end): a page needs nothing
+        // else, so the edge records are not read.
+        let (index, at) = match anchor {
+            Anchor::From(u) => (&self.edges_by_from, u),
+            Anchor::To(u) => (&self.edges_by_to, u),
+        };
+        let prefix = edge_index_prefix(kind, at);
+        let (lo, hi) = seq_bounds(&prefix, 0, before);
+        scan_keys(index, &lo, Some(&hi), true, limit)?
+            .iter()
+            .map(|k| {
+                split_seq_key(prefix.len(), k)
+                    .map(|(seq, other)| (seq, user_id(other)))
+                    .ok_or_else(|| Error::corrupt("edge index key"))
+            })
+            .collect()
+    }
+
     fn edges_between(&self, user: UserId, others: &[UserId]) -> Result<Vec<Edge>> {
         // A batch of point gets in this one transaction, in key order: for
         // every kind and direction, the (kind, from, to) key of each other.
@@ -415,6 +440,22 @@ impl<M: Mode> ReadTx for Tables<M> {
             .engine()?
             .map_or(0, |g| g.value()))
     }
+
+    fn edges_exist(&self, kind: EdgeKind, pairs: &[(UserId, UserId)]) -> Result<Vec<bool>> {
+        // Point gets in key order (neighbouring keys share b-tree pages),
+        // answered in the order asked.
+        let mut keys: Vec<(Vec<u8>, usize)> = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, &(from, to))| (edge_key(kind, from, to), i))
+            .collect();
+        keys.sort_unstable();
+        let mut out = vec![false; pairs.len()];
+        for (key, i) in keys {
+            out[i] = self.edges.get(key.as_slice()).engine()?.is_some();
+        }
+        Ok(out)
+    }
 }
 
 // ---------------------------------------------------------------- writes
@@ -429,6 +470,27 @@ impl WriteTx for Tables<Writing<'_>> {
         self.changes.insert(seq, bytes.as_slice()).engine()?;
         self.meta.insert(LAST_SEQ_KEY, seq).engine()?;
         Ok(seq)
+    }
+
+    fn append_changes(&mut self, at: Timestamp, changes: Vec<Change>) -> Result<Vec<u64>> {
+        let first = self
+            .last_seq()?
+            .checked_add(1)
+            .ok_or_else(|| Error::storage("change-feed sequence numbers are exhausted"))?;
+        let mut seqs = Vec::with_capacity(changes.len());
+        let mut seq = first;
+        for change in changes {
+            let bytes = encode_event(&ChangeEvent { seq, at, change })?;
+            self.changes.insert(seq, bytes.as_slice()).engine()?;
+            seqs.push(seq);
+            seq = seq
+                .checked_add(1)
+                .ok_or_else(|| Error::storage("change-feed sequence numbers are exhausted"))?;
+        }
+        if let Some(&last) = seqs.last() {
+            self.meta.insert(LAST_SEQ_KEY, last).engine()?;
+        }
+        Ok(seqs)
     }
 
     fn trim_changes(&mut self, upto: u64) -> Result<u64> {
@@ -510,6 +572,49 @@ impl WriteTx for Tables<Writing<'_>> {
         self.edges_by_from.insert(by_from.as_slice(), ()).engine()?;
         let by_to = edge_index_key(edge.kind, edge.to, edge.seq, edge.from);
         self.edges_by_to.insert(by_to.as_slice(), ()).engine()?;
+        Ok(())
+    }
+
+    fn insert_edges(&mut self, edges: &[Edge]) -> Result<()> {
+        // Table by table, each in its own key order: every insert lands next
+        // to the one before. A conflict fails the job, and the failed job's
+        // transaction is aborted, so the inserts before it do not stay.
+        let mut keys: Vec<(Vec<u8>, &Edge)> = edges
+            .iter()
+            .map(|e| (edge_key(e.kind, e.from, e.to), e))
+            .collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (key, edge) in &keys {
+            let bytes = encode("edge", *edge)?;
+            if self
+                .edges
+                .insert(key.as_slice(), bytes.as_slice())
+                .engine()?
+                .is_some()
+            {
+                return Err(Error::Conflict {
+                    reason: "edge exists",
+                });
+            }
+        }
+        let mut index: Vec<Vec<u8>> = edges
+            .iter()
+            .map(|e| edge_index_key(e.kind, e.from, e.seq, e.to))
+            .collect();
+        index.sort_unstable();
+        for k in &index {
+            self.edges_by_from.insert(k.as_slice(), ()).engine()?;
+        }
+        index.clear();
+        index.extend(
+            edges
+                .iter()
+                .map(|e| edge_index_key(e.kind, e.to, e.seq, e.from)),
+        );
+        index.sort_unstable();
+        for k in &index {
+            self.edges_by_to.insert(k.as_slice(), ()).engine()?;
+        }
         Ok(())
     }
 
@@ -639,5 +744,153 @@ impl Tables<Writing<'_>> {
             .remove(seq_index_key(room, m.seq, user).as_slice())
             .engine()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod import_tests {
+    //! The set-oriented methods bulk import uses (`edges_exist`,
+    //! `append_changes`, `insert_edges`, `put_users`), checked against the
+    //! one-row methods and through the import rules.
+    use std::sync::Arc;
+
+    use kinfolk::store::{self, Store};
+    use kinfolk::{Change, EdgeKind, Error, Kinfolk, NewUser, UserId};
+
+    async fn service() -> Kinfolk {
+        let store: Arc<dyn Store> = crate::open_in_memory().unwrap();
+        Kinfolk::builder(store).build().await.unwrap()
+    }
+
+    async fn users(k: &Kinfolk, n: usize) -> Vec<UserId> {
+        let batch = (0..n)
+            .map(|i| NewUser::new(&format!("imp_{i}"), "Imp").unwrap())
+            .collect();
+        k.import_users(batch).await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn edges_exist_answers_each_pair_in_order_like_edge() {
+        let k = service().await;
+        let u = users(&k, 4).await;
+        assert_eq!(
+            k.import_follows(vec![(u[0], u[1]), (u[2], u[3]), (u[3], u[0])])
+                .await
+                .unwrap(),
+            3
+        );
+        let pairs = vec![
+            (u[3], u[0]),
+            (u[1], u[0]),
+            (u[0], u[1]),
+            (u[0], u[1]),
+            (u[2], u[3]),
+            (u[0], u[0]),
+        ];
+        let (set, one_by_one, blocks) = store::read(k.store().as_ref(), move |tx| {
+            let one: Vec<bool> = pairs
+                .iter()
+                .map(|&(a, b)| tx.edge(EdgeKind::Follow, a, b).map(|e| e.is_some()))
+                .collect::<kinfolk::Result<_>>()?;
+            Ok((
+                tx.edges_exist(EdgeKind::Follow, &pairs)?,
+                one,
+                tx.edges_exist(EdgeKind::Block, &pairs)?,
+            ))
+        })
+        .await
+        .unwrap();
+        assert_eq!(set, vec![true, false, true, true, true, false]);
+        assert_eq!(set, one_by_one);
+        assert_eq!(blocks, vec![false; 6]);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn import_follows_keeps_every_rule_and_exact_counters() {
+        let k = service().await;
+        let u = users(&k, 5).await;
+        let before = k.changes_since(0, 1000).await.unwrap().len();
+        // Existing follow and a repeated row are skipped.
+        k.import_follows(vec![(u[0], u[1])]).await.unwrap();
+        let added = k
+            .import_follows(vec![(u[0], u[1]), (u[0], u[2]), (u[0], u[2]), (u[2], u[0])])
+            .await
+            .unwrap();
+        assert_eq!(added, 2);
+        let me = k.me(u[0]).await.unwrap();
+        assert_eq!((me.stats.following_count, me.stats.followers_count), (2, 1));
+        let events = k.changes_since(0, 1000).await.unwrap();
+        let followed = events[before..]
+            .iter()
+            .filter(|e| matches!(e.change, Change::Followed { .. }))
+            .count();
+        assert_eq!(followed, 3, "one event per added follow");
+        assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+        // Each edge carries the seq of its own event.
+        let (edge, ev) = (
+            store::read(k.store().as_ref(), {
+                let (a, b) = (u[2], u[0]);
+                move |tx| tx.edge(EdgeKind::Follow, a, b)
+            })
+            .await
+            .unwrap()
+            .unwrap(),
+            events.last().unwrap().clone(),
+        );
+        assert_eq!(edge.seq, ev.seq);
+
+        // A bad row anywhere refuses the whole batch, with that row's error.
+        let last = k.changes_since(0, 1000).await.unwrap().len();
+        let cases: Vec<(Vec<(UserId, UserId)>, &str)> = vec![
+            (vec![(u[3], u[4]), (u[3], u[3])], "cannot_follow_self"),
+            (vec![(u[3], u[4]), (u[3], UserId::new())], "not_found"),
+        ];
+        for (batch, code) in cases {
+            let err = k.import_follows(batch).await.unwrap_err();
+            assert_eq!(err.code(), code);
+        }
+        k.block(u[4], u[3]).await.unwrap();
+        let err: Error = k
+            .import_follows(vec![(u[1], u[4]), (u[3], u[4])])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "blocked");
+        let err = k.import_follows(vec![(u[4], u[3])]).await.unwrap_err();
+        assert_eq!(err.code(), "blocked");
+        // Nothing of the refused batches stayed: only the block's event is new.
+        assert_eq!(k.changes_since(0, 1000).await.unwrap().len(), last + 1);
+        let me = k.me(u[4]).await.unwrap();
+        assert_eq!((me.stats.following_count, me.stats.followers_count), (0, 0));
+        let me = k.me(u[1]).await.unwrap();
+        assert_eq!((me.stats.following_count, me.stats.followers_count), (0, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn import_follows_stops_at_the_following_cap() {
+        let store: Arc<dyn Store> = crate::open_in_memory().unwrap();
+        let config = kinfolk::Config {
+            max_following: 2,
+            ..Default::default()
+        };
+        let k = Kinfolk::builder(store)
+            .config(config)
+            .build()
+            .await
+            .unwrap();
+        let u = users(&k, 4).await;
+        k.import_follows(vec![(u[0], u[1])]).await.unwrap();
+        let err = k
+            .import_follows(vec![(u[0], u[2]), (u[0], u[1]), (u[0], u[3])])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "limit_exceeded");
+        // A skipped duplicate does not count: this batch fits.
+        let added = k
+            .import_follows(vec![(u[0], u[1]), (u[0], u[2]), (u[0], u[2])])
+            .await
+            .unwrap();
+        assert_eq!(added, 1);
+        assert_eq!(k.me(u[0]).await.unwrap().stats.following_count, 2);
     }
 }

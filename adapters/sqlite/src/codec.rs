@@ -48,6 +48,30 @@ pub(crate) fn id_array<I: IntoIterator<Item = [u8; 16]>>(ids: I) -> Rc<Vec<Value
     Rc::new(ids.into_iter().map(|b| Value::Blob(b.to_vec())).collect())
 }
 
+/// A list of `(from, to)` id pairs as one `rarray(?)` parameter of 32-byte
+/// blobs (from, then to).
+pub(crate) fn pair_array<I: IntoIterator<Item = ([u8; 16], [u8; 16])>>(pairs: I) -> Rc<Vec<Value>> {
+    Rc::new(
+        pairs
+            .into_iter()
+            .map(|(a, b)| Value::Blob([a, b].concat()))
+            .collect(),
+    )
+}
+
+/// Appends a record as JSON text to `out` (reusing its allocation).
+pub(crate) fn json_into<T: Serialize>(
+    out: &mut String,
+    what: &'static str,
+    value: &T,
+) -> Result<()> {
+    let mut bytes = std::mem::take(out).into_bytes();
+    let res = serde_json::to_writer(&mut bytes, value);
+    // serde_json writes UTF-8 only; an error leaves `out` empty.
+    *out = String::from_utf8(bytes).unwrap_or_default();
+    res.map_err(|e| Error::storage(format!("cannot encode {what}: {e}")))
+}
+
 /// A record as JSON text.
 pub(crate) fn json<T: Serialize>(what: &'static str, value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::storage(format!("cannot encode {what}: {e}")))

@@ -97,7 +97,17 @@ pub struct Options {
     /// How long a statement waits for a lock held by another process before
     /// failing with [`Error::Storage`]; 5 seconds by default.
     pub busy_timeout: Duration,
+    /// Page cache of the writer connection in bytes (`PRAGMA cache_size`);
+    /// 256 MiB by default. It is an upper bound that fills only with pages
+    /// the writes touch, so a store with light writes stays small; bulk
+    /// imports touch index pages all over the edge table and need it (with
+    /// SQLite's default of 2 MB, an import batch spills and re-reads pages
+    /// many times). Reader connections keep SQLite's default.
+    pub writer_cache: usize,
 }
+
+/// The default [`Options::writer_cache`]: 256 MiB.
+pub const DEFAULT_WRITER_CACHE: usize = 256 << 20;
 
 impl Default for Options {
     fn default() -> Self {
@@ -105,6 +115,7 @@ impl Default for Options {
             synchronous: Synchronous::Full,
             readers: 4,
             busy_timeout: Duration::from_secs(5),
+            writer_cache: DEFAULT_WRITER_CACHE,
         }
     }
 }
@@ -118,6 +129,11 @@ impl Options {
     /// Sets [`Options::readers`].
     pub fn readers(mut self, readers: usize) -> Self {
         self.readers = readers;
+        self
+    }
+    /// Sets [`Options::writer_cache`] (bytes).
+    pub fn writer_cache(mut self, bytes: usize) -> Self {
+        self.writer_cache = bytes;
         self
     }
     /// Sets [`Options::busy_timeout`].
@@ -145,7 +161,12 @@ pub fn open(path: impl AsRef<Path>) -> Result<Arc<SqliteStore>> {
 /// As [`open`].
 pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Arc<SqliteStore>> {
     let path = path.as_ref();
-    let writer = schema::open_writer(path, options.synchronous, options.busy_timeout)?;
+    let writer = schema::open_writer(
+        path,
+        options.synchronous,
+        options.busy_timeout,
+        options.writer_cache,
+    )?;
     let readers = (0..options.readers)
         .map(|_| schema::open_reader(path, options.busy_timeout))
         .collect::<Result<Vec<_>>>()?;

@@ -51,11 +51,12 @@ fn configure(conn: &Connection, busy_timeout: Duration) -> Result<()> {
 }
 
 /// Opens the writer connection on a file: refuses newer schemas, switches to
-/// WAL, migrates.
+/// WAL, sets its page cache to `writer_cache` bytes, migrates.
 pub(crate) fn open_writer(
     path: &Path,
     synchronous: Synchronous,
     busy_timeout: Duration,
+    writer_cache: usize,
 ) -> Result<Connection> {
     let conn = Connection::open(path).map_err(map)?;
     configure(&conn, busy_timeout)?;
@@ -74,6 +75,11 @@ pub(crate) fn open_writer(
         Synchronous::Normal => "NORMAL",
     };
     conn.pragma_update(None, "synchronous", sync).map_err(map)?;
+    // A negative cache_size is in KiB.
+    let kib = i64::try_from(writer_cache / 1024)
+        .unwrap_or(i64::MAX)
+        .max(1);
+    conn.pragma_update(None, "cache_size", -kib).map_err(map)?;
     migrate(conn)
 }
 

@@ -69,6 +69,18 @@ statements! {
     /// A newest-first page of edges ending at a user.
     EDGES_TO = "SELECT kind, from_id, to_id, seq, since, until FROM edges \
                 WHERE kind = ?1 AND to_id = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4";
+    /// `(seq, to)` of a newest-first page of edges from a user: answered from
+    /// the `(kind, from_id, seq)` index alone (it holds the primary key too).
+    EDGE_KEYS_FROM = "SELECT seq, to_id FROM edges \
+                      WHERE kind = ?1 AND from_id = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4";
+    /// `(seq, from)` of a newest-first page of edges ending at a user, from
+    /// the `(kind, to_id, seq)` index alone.
+    EDGE_KEYS_TO = "SELECT seq, from_id FROM edges \
+                    WHERE kind = ?1 AND to_id = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4";
+    /// The edges of kind ?1 from any of a list of users (?2) to one user
+    /// (?3): one primary-key probe per listed user.
+    EDGES_INTO = "SELECT kind, from_id, to_id, seq, since, until FROM edges \
+                  WHERE kind = ?1 AND from_id IN rarray(?2) AND to_id = ?3";
     /// Every edge between a user (?1) and a list of others (?2), both
     /// directions: two primary-key probes per (kind, other) pair. The second
     /// arm skips a self-edge the first arm already returned.
@@ -78,6 +90,12 @@ statements! {
                      SELECT kind, from_id, to_id, seq, since, until FROM edges \
                      WHERE kind IN (1, 2, 3, 4) AND from_id IN rarray(?2) AND to_id = ?1 \
                      AND from_id <> ?1";
+    /// Which of a list of `(from, to)` pairs (?2: 32-byte blobs, from then
+    /// to) have an edge of kind ?1: one primary-key probe per pair, the list
+    /// driving the loop (`CROSS JOIN` keeps that order).
+    EDGES_EXIST = "SELECT e.from_id, e.to_id FROM rarray(?2) AS p CROSS JOIN edges AS e \
+                   WHERE e.kind = ?1 AND e.from_id = substr(p.value, 1, 16) \
+                   AND e.to_id = substr(p.value, 17, 16)";
     /// Inserts an edge; the primary key makes it fail on a duplicate.
     INSERT_EDGE = "INSERT INTO edges (kind, from_id, to_id, seq, since, until) \
                    VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -135,6 +153,8 @@ statements! {
     LAST_SEQ = "SELECT last_seq FROM meta WHERE id = 1";
     /// Assigns the next sequence number.
     NEXT_SEQ = "UPDATE meta SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq";
+    /// Assigns the next ?1 sequence numbers; returns the last of them.
+    NEXT_SEQS = "UPDATE meta SET last_seq = last_seq + ?1 WHERE id = 1 RETURNING last_seq";
     /// Appends a feed event.
     INSERT_CHANGE = "INSERT INTO changes (seq, at, change) VALUES (?1, ?2, ?3)";
     /// Trims the feed.

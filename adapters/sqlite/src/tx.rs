@@ -3,6 +3,8 @@
 //! Each method is one cached statement from [`crate::sql`]; the transaction
 //! itself (begin, commit, rollback) is run by [`crate::threads`].
 
+use std::collections::HashSet;
+
 use kinfolk::store::{ReadTx, WriteTx};
 use kinfolk::user::{ConnectedAccount, User, UsernameClaim};
 use kinfolk::{
@@ -209,6 +211,39 @@ impl ReadTx for Tx<'_> {
         )
     }
 
+    fn edge_keys(
+        &self,
+        kind: EdgeKind,
+        anchor: Anchor,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, UserId)>> {
+        let (sql, id) = match anchor {
+            Anchor::From(id) => (sql::EDGE_KEYS_FROM, id),
+            Anchor::To(id) => (sql::EDGE_KEYS_TO, id),
+        };
+        let before = before.map_or(i64::MAX, codec::int);
+        self.all(
+            sql,
+            params![kind.code(), id.to_bytes(), before, codec::limit(limit)],
+            "edges",
+            |c| Ok((c.seq(0)?, c.user_id(1)?)),
+        )
+    }
+
+    fn edges_into(&self, kind: EdgeKind, froms: &[UserId], to: UserId) -> Result<Vec<Edge>> {
+        if froms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let froms = codec::id_array(froms.iter().map(|id| id.to_bytes()));
+        self.all(
+            sql::EDGES_INTO,
+            params![kind.code(), froms, to.to_bytes()],
+            "edges",
+            edge,
+        )
+    }
+
     fn edges_between(&self, user: UserId, others: &[UserId]) -> Result<Vec<Edge>> {
         if others.is_empty() {
             return Ok(Vec::new());
@@ -327,6 +362,20 @@ impl ReadTx for Tx<'_> {
         self.first(sql::LAST_SEQ, [], "meta", |c| c.seq(0))?
             .ok_or_else(|| Error::corrupt("meta: the last_seq row is missing"))
     }
+
+    fn edges_exist(&self, kind: EdgeKind, pairs: &[(UserId, UserId)]) -> Result<Vec<bool>> {
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = codec::pair_array(pairs.iter().map(|&(f, t)| (f.to_bytes(), t.to_bytes())));
+        let found: HashSet<(UserId, UserId)> = self
+            .all(sql::EDGES_EXIST, params![kind.code(), list], "edges", |c| {
+                Ok((c.user_id(0)?, c.user_id(1)?))
+            })?
+            .into_iter()
+            .collect();
+        Ok(pairs.iter().map(|p| found.contains(p)).collect())
+    }
 }
 
 impl WriteTx for Tx<'_> {
@@ -340,6 +389,33 @@ impl WriteTx for Tx<'_> {
             params![codec::seq(seq)?, codec::ts(&at), json],
         )?;
         Ok(seq)
+    }
+
+    fn append_changes(&mut self, at: Timestamp, changes: Vec<Change>) -> Result<Vec<u64>> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = u64::try_from(changes.len())
+            .map_err(|_| Error::storage("too many feed events in one call"))?;
+        let last = self
+            .first(sql::NEXT_SEQS, [codec::seq(n)?], "meta", |c| c.seq(0))?
+            .ok_or_else(|| Error::corrupt("meta: the last_seq row is missing"))?;
+        // The counter was at least 0 before, so `last >= n`.
+        let first = last
+            .checked_sub(n - 1)
+            .ok_or_else(|| Error::corrupt("meta: last_seq went backwards"))?;
+        let at = codec::ts(&at);
+        let mut stmt = self.stmt(sql::INSERT_CHANGE)?;
+        let mut seqs = Vec::with_capacity(changes.len());
+        let mut json = String::new();
+        for (seq, change) in (first..=last).zip(changes) {
+            json.clear();
+            codec::json_into(&mut json, "change", &change)?;
+            stmt.execute(params![codec::seq(seq)?, at, json])
+                .map_err(map)?;
+            seqs.push(seq);
+        }
+        Ok(seqs)
     }
 
     fn trim_changes(&mut self, upto: u64) -> Result<u64> {
@@ -400,6 +476,44 @@ impl WriteTx for Tx<'_> {
             ],
         )
         .map(drop)
+    }
+
+    fn insert_edges(&mut self, edges: &[Edge]) -> Result<()> {
+        let mut stmt = self.stmt(sql::INSERT_EDGE)?;
+        // Imported edges share one timestamp: format it once per run of equal ones.
+        let mut since: Option<(Timestamp, String)> = None;
+        for e in edges {
+            let text = match &since {
+                Some((t, text)) if *t == e.since => text.clone(),
+                _ => {
+                    let text = codec::ts(&e.since);
+                    since = Some((e.since, text.clone()));
+                    text
+                }
+            };
+            stmt.execute(params![
+                e.kind.code(),
+                e.from.to_bytes(),
+                e.to.to_bytes(),
+                codec::seq(e.seq)?,
+                text,
+                codec::opt_ts(&e.until)
+            ])
+            .map_err(map)?;
+        }
+        Ok(())
+    }
+
+    fn put_users(&mut self, users: &[User]) -> Result<()> {
+        let mut stmt = self.stmt(sql::PUT_USER)?;
+        let mut json = String::new();
+        for user in users {
+            json.clear();
+            codec::json_into(&mut json, "user", user)?;
+            stmt.execute(params![user.id.to_bytes(), json])
+                .map_err(map)?;
+        }
+        Ok(())
     }
 
     fn delete_edge(&mut self, kind: EdgeKind, from: UserId, to: UserId) -> Result<Option<Edge>> {
@@ -469,5 +583,153 @@ impl WriteTx for Tx<'_> {
             "connected_accounts",
             account,
         )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod import_tests {
+    //! The set-oriented methods bulk import uses (`edges_exist`,
+    //! `append_changes`, `insert_edges`, `put_users`), checked against the
+    //! one-row methods and through the import rules.
+    use std::sync::Arc;
+
+    use kinfolk::store::{self, Store};
+    use kinfolk::{Change, EdgeKind, Error, Kinfolk, NewUser, UserId};
+
+    async fn service() -> Kinfolk {
+        let store: Arc<dyn Store> = crate::open_in_memory().unwrap();
+        Kinfolk::builder(store).build().await.unwrap()
+    }
+
+    async fn users(k: &Kinfolk, n: usize) -> Vec<UserId> {
+        let batch = (0..n)
+            .map(|i| NewUser::new(&format!("imp_{i}"), "Imp").unwrap())
+            .collect();
+        k.import_users(batch).await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn edges_exist_answers_each_pair_in_order_like_edge() {
+        let k = service().await;
+        let u = users(&k, 4).await;
+        assert_eq!(
+            k.import_follows(vec![(u[0], u[1]), (u[2], u[3]), (u[3], u[0])])
+                .await
+                .unwrap(),
+            3
+        );
+        let pairs = vec![
+            (u[3], u[0]),
+            (u[1], u[0]),
+            (u[0], u[1]),
+            (u[0], u[1]),
+            (u[2], u[3]),
+            (u[0], u[0]),
+        ];
+        let (set, one_by_one, blocks) = store::read(k.store().as_ref(), move |tx| {
+            let one: Vec<bool> = pairs
+                .iter()
+                .map(|&(a, b)| tx.edge(EdgeKind::Follow, a, b).map(|e| e.is_some()))
+                .collect::<kinfolk::Result<_>>()?;
+            Ok((
+                tx.edges_exist(EdgeKind::Follow, &pairs)?,
+                one,
+                tx.edges_exist(EdgeKind::Block, &pairs)?,
+            ))
+        })
+        .await
+        .unwrap();
+        assert_eq!(set, vec![true, false, true, true, true, false]);
+        assert_eq!(set, one_by_one);
+        assert_eq!(blocks, vec![false; 6]);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn import_follows_keeps_every_rule_and_exact_counters() {
+        let k = service().await;
+        let u = users(&k, 5).await;
+        let before = k.changes_since(0, 1000).await.unwrap().len();
+        // Existing follow and a repeated row are skipped.
+        k.import_follows(vec![(u[0], u[1])]).await.unwrap();
+        let added = k
+            .import_follows(vec![(u[0], u[1]), (u[0], u[2]), (u[0], u[2]), (u[2], u[0])])
+            .await
+            .unwrap();
+        assert_eq!(added, 2);
+        let me = k.me(u[0]).await.unwrap();
+        assert_eq!((me.stats.following_count, me.stats.followers_count), (2, 1));
+        let events = k.changes_since(0, 1000).await.unwrap();
+        let followed = events[before..]
+            .iter()
+            .filter(|e| matches!(e.change, Change::Followed { .. }))
+            .count();
+        assert_eq!(followed, 3, "one event per added follow");
+        assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+        // Each edge carries the seq of its own event.
+        let (edge, ev) = (
+            store::read(k.store().as_ref(), {
+                let (a, b) = (u[2], u[0]);
+                move |tx| tx.edge(EdgeKind::Follow, a, b)
+            })
+            .await
+            .unwrap()
+            .unwrap(),
+            events.last().unwrap().clone(),
+        );
+        assert_eq!(edge.seq, ev.seq);
+
+        // A bad row anywhere refuses the whole batch, with that row's error.
+        let last = k.changes_since(0, 1000).await.unwrap().len();
+        let cases: Vec<(Vec<(UserId, UserId)>, &str)> = vec![
+            (vec![(u[3], u[4]), (u[3], u[3])], "cannot_follow_self"),
+            (vec![(u[3], u[4]), (u[3], UserId::new())], "not_found"),
+        ];
+        for (batch, code) in cases {
+            let err = k.import_follows(batch).await.unwrap_err();
+            assert_eq!(err.code(), code);
+        }
+        k.block(u[4], u[3]).await.unwrap();
+        let err: Error = k
+            .import_follows(vec![(u[1], u[4]), (u[3], u[4])])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "blocked");
+        let err = k.import_follows(vec![(u[4], u[3])]).await.unwrap_err();
+        assert_eq!(err.code(), "blocked");
+        // Nothing of the refused batches stayed: only the block's event is new.
+        assert_eq!(k.changes_since(0, 1000).await.unwrap().len(), last + 1);
+        let me = k.me(u[4]).await.unwrap();
+        assert_eq!((me.stats.following_count, me.stats.followers_count), (0, 0));
+        let me = k.me(u[1]).await.unwrap();
+        assert_eq!((me.stats.following_count, me.stats.followers_count), (0, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn import_follows_stops_at_the_following_cap() {
+        let store: Arc<dyn Store> = crate::open_in_memory().unwrap();
+        let config = kinfolk::Config {
+            max_following: 2,
+            ..Default::default()
+        };
+        let k = Kinfolk::builder(store)
+            .config(config)
+            .build()
+            .await
+            .unwrap();
+        let u = users(&k, 4).await;
+        k.import_follows(vec![(u[0], u[1])]).await.unwrap();
+        let err = k
+            .import_follows(vec![(u[0], u[2]), (u[0], u[1]), (u[0], u[3])])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "limit_exceeded");
+        // A skipped duplicate does not count: this batch fits.
+        let added = k
+            .import_follows(vec![(u[0], u[1]), (u[0], u[2]), (u[0], u[2])])
+            .await
+            .unwrap();
+        assert_eq!(added, 1);
+        assert_eq!(k.me(u[0]).await.unwrap().stats.following_count, 2);
     }
 }

@@ -128,3 +128,27 @@ fn lists_use_their_seq_indexes() {
         assert!(lines.iter().any(|l| l.contains(index)), "{sql}: {lines:?}");
     }
 }
+
+/// A list page reads only the `(kind, end, seq)` index, never the edge rows:
+/// the index holds the primary key, so `(seq, other end)` comes off it.
+#[test]
+fn edge_keys_come_from_a_covering_index() {
+    let (_dir, conn) = schema_connection();
+    for (name, want) in [
+        ("EDGE_KEYS_FROM", "edges_from_seq"),
+        ("EDGE_KEYS_TO", "edges_to_seq"),
+    ] {
+        let sql = kinfolk_sqlite::sql::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, sql)| *sql)
+            .unwrap();
+        let lines = plan(&conn, sql);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("USING COVERING INDEX {want}"))),
+            "{name}: {lines:?}"
+        );
+    }
+}

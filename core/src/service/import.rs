@@ -2,7 +2,7 @@
 //! for migrations and benchmark datasets. Same rules as the single commands,
 //! all-or-nothing per batch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use tracing::Instrument;
 
 use super::Kinfolk;
@@ -34,7 +34,7 @@ impl Kinfolk {
         }
         let now = self.now();
         self.wr(move |tx| {
-            let mut ids = Vec::with_capacity(batch.len());
+            let mut users = Vec::with_capacity(batch.len());
             for nu in batch {
                 let folded = nu.username.folded();
                 if let Some(claim) = tx.username_claim(&folded)? {
@@ -44,13 +44,14 @@ impl Kinfolk {
                     tx.delete_username_claim(&folded)?;
                 }
                 let id = UserId::new();
+                // Fails with UsernameTaken on a name an earlier row claimed.
                 tx.insert_username_claim(&UsernameClaim {
                     folded,
                     user: id,
                     username: nu.username.clone(),
                     held_until: None,
                 })?;
-                tx.put_user(&User {
+                users.push(User {
                     id,
                     username: nu.username,
                     name: nu.name,
@@ -64,10 +65,15 @@ impl Kinfolk {
                     counts: Default::default(),
                     created_at: now,
                     updated_at: now,
-                })?;
-                tx.append_change(now, Change::UserRegistered { user: id })?;
-                ids.push(id);
+                });
             }
+            let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+            tx.put_users(&users)?;
+            let changes = ids
+                .iter()
+                .map(|&user| Change::UserRegistered { user })
+                .collect();
+            tx.append_changes(now, changes)?;
             Ok(ids)
         })
         .instrument(span)
@@ -77,7 +83,14 @@ impl Kinfolk {
     /// Adds many approved follows `(follower, followee)` in one transaction,
     /// writing each touched user's counters once. Imported follows are
     /// approved also for private accounts (they were approved where they come
-    /// from). A follow that exists already is skipped; returns how many were added.
+    /// from). A follow that exists already (or repeats an earlier row of the
+    /// batch) is skipped; returns how many were added. Each added follow
+    /// appends one `Followed` feed event, in batch order.
+    ///
+    /// The batch is checked set-wise (one batch read of the users, one
+    /// existence check per edge kind and direction for all rows), then the
+    /// rows are judged in order, so the error is the one of the first bad
+    /// row, as if they had been added one by one.
     ///
     /// # Errors
     /// `Validation` (`batch`) for more than 50,000 rows; `CannotFollowSelf`;
@@ -93,30 +106,42 @@ impl Kinfolk {
         let now = self.now();
         let cap = self.inner.config.max_following;
         self.wr(move |tx| {
-            let mut touched: HashMap<UserId, User> = HashMap::new();
-            let mut added = 0u64;
-            for (from, to) in batch {
+            let mut ids: Vec<UserId> = batch.iter().flat_map(|&(a, b)| [a, b]).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut users: HashMap<UserId, User> =
+                tx.users(&ids)?.into_iter().map(|u| (u.id, u)).collect();
+            let follows = tx.edges_exist(EdgeKind::Follow, &batch)?;
+            let blocks = tx.edges_exist(EdgeKind::Block, &batch)?;
+            let reversed: Vec<(UserId, UserId)> = batch.iter().map(|&(a, b)| (b, a)).collect();
+            let blocked_by = tx.edges_exist(EdgeKind::Block, &reversed)?;
+            if [&follows, &blocks, &blocked_by]
+                .iter()
+                .any(|v| v.len() != batch.len())
+            {
+                return Err(Error::storage(
+                    "edges_exist answered another number of rows",
+                ));
+            }
+            let mut changed: HashSet<UserId> = HashSet::new();
+            let mut added: HashSet<(UserId, UserId)> = HashSet::new();
+            let mut rows: Vec<(UserId, UserId)> = Vec::with_capacity(batch.len());
+            for (i, &(from, to)) in batch.iter().enumerate() {
                 if from == to {
                     return Err(Error::CannotFollowSelf);
                 }
                 for id in [from, to] {
-                    if let std::collections::hash_map::Entry::Vacant(slot) = touched.entry(id) {
-                        let u = tx.user(id)?.ok_or_else(Error::user_not_found)?;
-                        if !u.is_active() {
-                            return Err(Error::user_not_found());
-                        }
-                        slot.insert(u);
+                    if !users.get(&id).is_some_and(User::is_active) {
+                        return Err(Error::user_not_found());
                     }
                 }
-                if tx.edge(EdgeKind::Follow, from, to)?.is_some() {
+                if follows[i] || !added.insert((from, to)) {
                     continue;
                 }
-                if tx.edge(EdgeKind::Block, from, to)?.is_some()
-                    || tx.edge(EdgeKind::Block, to, from)?.is_some()
-                {
+                if blocks[i] || blocked_by[i] {
                     return Err(Error::Blocked);
                 }
-                let f = touched
+                let f = users
                     .get_mut(&from)
                     .ok_or_else(|| Error::corrupt("import cache"))?;
                 if f.counts.following >= cap {
@@ -126,34 +151,49 @@ impl Kinfolk {
                     });
                 }
                 f.counts.following += 1;
-                touched
+                users
                     .get_mut(&to)
                     .ok_or_else(|| Error::corrupt("import cache"))?
                     .counts
                     .followers += 1;
-                let seq = tx.append_change(
-                    now,
-                    Change::Followed {
-                        follower: from,
-                        followee: to,
-                    },
-                )?;
-                tx.insert_edge(&Edge {
+                changed.extend([from, to]);
+                rows.push((from, to));
+            }
+            // Every row is good: one event per added follow, in batch order,
+            // then the edges (carrying their event's seq) in key order.
+            let changes = rows
+                .iter()
+                .map(|&(follower, followee)| Change::Followed { follower, followee })
+                .collect();
+            let seqs = tx.append_changes(now, changes)?;
+            if seqs.len() != rows.len() {
+                return Err(Error::storage(
+                    "append_changes answered another number of events",
+                ));
+            }
+            let mut edges: Vec<Edge> = rows
+                .iter()
+                .zip(seqs)
+                .map(|(&(from, to), seq)| Edge {
                     kind: EdgeKind::Follow,
                     from,
                     to,
                     since: now,
                     seq,
                     until: None,
-                })?;
-                added += 1;
-            }
-            // Each cached record is the user as read in this transaction plus
-            // the counter deltas applied above.
-            for u in touched.values() {
-                tx.put_user(u)?;
-            }
-            Ok(added)
+                })
+                .collect();
+            edges.sort_unstable_by_key(|e| (e.from, e.to));
+            tx.insert_edges(&edges)?;
+            // Each changed record is the user as read in this transaction
+            // plus the counter deltas applied above; written in id order.
+            let mut touched: Vec<User> = users
+                .into_values()
+                .filter(|u| changed.contains(&u.id))
+                .collect();
+            touched.sort_unstable_by_key(|u| u.id);
+            tx.put_users(&touched)?;
+            Ok(edges.len() as u64)
         })
         .instrument(span)
         .await

@@ -14,7 +14,7 @@ use super::Kinfolk;
 use super::rules::{active_actor, check_viewer, edges_by_other, may_list, visible_user};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::follow::{Anchor, Edge, EdgeKind, Relationship};
+use crate::follow::{Anchor, EdgeKind, Relationship};
 use crate::id::UserId;
 use crate::page::{
     ListKind, MAX_LIST_LIMIT, Page, PageRequest, check_limit, decode_cursor, encode_cursor,
@@ -59,17 +59,16 @@ pub(crate) fn walk(
     let mut rows: Vec<(u64, UserRow)> = Vec::with_capacity(limit + 1);
     let mut batch = first_batch(limit, w.only_followed_by_viewer);
     loop {
-        let edges = tx.edges(w.kind, w.anchor, before, batch)?;
-        let exhausted = edges.len() < batch;
-        before = edges.last().map(|e| e.seq);
-        let others: Vec<UserId> = edges.iter().map(|e| other_end(e, w.anchor)).collect();
+        let keys = tx.edge_keys(w.kind, w.anchor, before, batch)?;
+        let exhausted = keys.len() < batch;
+        before = keys.last().map(|&(seq, _)| seq);
+        let others: Vec<UserId> = keys.iter().map(|&(_, id)| id).collect();
         let users = by_id(tx.users(&others)?);
         let rel = match w.viewer {
             Some(v) => edges_by_other(tx, v, &others)?,
             None => Default::default(),
         };
-        for e in &edges {
-            let id = other_end(e, w.anchor);
+        for &(seq, id) in &keys {
             let Some(user) = users.get(&id) else {
                 continue;
             };
@@ -95,7 +94,7 @@ pub(crate) fn walk(
                 continue;
             }
             rows.push((
-                e.seq,
+                seq,
                 UserRow {
                     user: user.summary(),
                     relationship,
@@ -169,21 +168,29 @@ fn known_from_viewer(
     };
     // (seq of the follower's edge to the owner, follower), newest first.
     let mut candidates: Vec<(u64, UserId)> = Vec::new();
-    for batch in crate::service::rules::all_edges(tx, EdgeKind::Follow, Anchor::From(viewer))?
-        .chunks(crate::service::rules::SCAN_BATCH)
-    {
+    let mut after_viewer_edge = None;
+    loop {
+        let batch = tx.edge_keys(
+            EdgeKind::Follow,
+            Anchor::From(viewer),
+            after_viewer_edge,
+            crate::service::rules::SCAN_BATCH,
+        )?;
+        after_viewer_edge = batch.last().map(|&(seq, _)| seq);
         let ids: Vec<UserId> = batch
             .iter()
-            .map(|e| e.to)
+            .map(|&(_, id)| id)
             .filter(|id| *id != owner)
             .collect();
         candidates.extend(
-            tx.edges_between(owner, &ids)?
+            tx.edges_into(EdgeKind::Follow, &ids, owner)?
                 .into_iter()
-                .filter(|e| e.kind == EdgeKind::Follow && e.to == owner)
                 .filter(|e| before.is_none_or(|b| e.seq < b))
                 .map(|e| (e.seq, e.from)),
         );
+        if batch.len() < crate::service::rules::SCAN_BATCH {
+            break;
+        }
     }
     candidates.sort_unstable_by(|a, b| b.cmp(a));
     let mut rows: Vec<(u64, UserRow)> = Vec::with_capacity(limit + 1);
@@ -215,13 +222,6 @@ fn known_from_viewer(
         }
     }
     Ok(finish_page(w, rows, limit))
-}
-
-fn other_end(e: &Edge, anchor: Anchor) -> UserId {
-    match anchor {
-        Anchor::From(_) => e.to,
-        Anchor::To(_) => e.from,
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
