@@ -7,6 +7,14 @@
 //! Workloads: `search_<scope>_<class>` through `Kinfolk::search_users`, and
 //! `index_top_<class>` — the engine's `top(k = 64)` alone (what the service
 //! asks first), next to FTS5's top 64.
+//!
+//! `KINFOLK_BENCH_SEARCH_ENGINE_ONLY=1` measures `index_top_*` alone: no
+//! store is loaded (importing ~20 follows per user takes minutes at 1M
+//! users); the tantivy index is filled directly with every generated user
+//! and the followers count the generated follow graph gives it (what the
+//! service would index after a full load). No boosts are used by
+//! `index_top`, so no follow edge is needed; `search_*` and `brute` are
+//! skipped.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,11 +23,11 @@ use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
 
-use kinfolk::search::Boosts;
+use kinfolk::search::{Boosts, IndexBatch, SearchDoc};
 use kinfolk::{Kinfolk, PageRequest, SearchIndex, SearchQuery, SearchScope, Store};
 use kinfolk_benches::dataset::Dataset;
 use kinfolk_benches::fts::Fts5;
-use kinfolk_benches::load::load;
+use kinfolk_benches::load::{Loaded, load};
 use kinfolk_benches::queries::{CLASSES, queries};
 use kinfolk_benches::rec::{note, record, write_report};
 use kinfolk_benches::work::Fixture;
@@ -73,6 +81,19 @@ fn bench_engine(
             });
             g.finish();
         }
+    }
+    bench_index_top(c, rt, index, qs, engine);
+}
+
+/// `index_top_<class>`: the engine's `top(k = 64)` alone.
+fn bench_index_top(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    index: &dyn SearchIndex,
+    qs: &[(&str, Vec<String>)],
+    engine: &str,
+) {
+    for (class, list) in qs {
         let w = format!("index_top_{class}");
         let mut g = group(c, &w);
         let wref = w.as_str();
@@ -102,6 +123,19 @@ fn bench_engine(
     }
 }
 
+/// Gives tantivy's background merges of the freshly built index time to
+/// finish (the reader picks the merged segments up by itself), so that they
+/// neither compete for the CPU with the first workloads nor leave those
+/// workloads on more segments than the later ones.
+fn settle(users: usize) {
+    if test_mode() {
+        return;
+    }
+    let secs = 5 + users as u64 / 40_000;
+    note(format!("tantivy: {secs}s pause for background merges"));
+    std::thread::sleep(Duration::from_secs(secs));
+}
+
 fn benches(c: &mut Criterion) {
     let n = bench_users();
     let ds = Dataset::generate(n, bench_seed());
@@ -110,11 +144,24 @@ fn benches(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
+    let engine_only = std::env::var("KINFOLK_BENCH_SEARCH_ENGINE_ONLY").is_ok_and(|v| v == "1");
     let store: Arc<dyn Store> = Arc::new(kinfolk_memory::MemoryStore::new());
-    let plain = rt
-        .block_on(Kinfolk::builder(store.clone()).build())
-        .expect("service");
-    let loaded = rt.block_on(load(&plain, &ds));
+    let loaded = if engine_only {
+        note("search: engine only (KINFOLK_BENCH_SEARCH_ENGINE_ONLY=1): no store load, index_top_* only".to_string());
+        Loaded {
+            ids: (0..n).map(|_| kinfolk::UserId::new()).collect(),
+            room_ids: Vec::new(),
+            users_time: Duration::ZERO,
+            follows_time: Duration::ZERO,
+            rest_time: Duration::ZERO,
+            follows_added: 0,
+        }
+    } else {
+        let plain = rt
+            .block_on(Kinfolk::builder(store.clone()).build())
+            .expect("service");
+        rt.block_on(load(&plain, &ds))
+    };
     let f = Fixture::new(&ds, &loaded);
     let per_class = if test_mode() { 4 } else { 64 };
     let qs: Vec<(&str, Vec<String>)> = CLASSES
@@ -167,7 +214,39 @@ fn benches(c: &mut Criterion) {
         ));
     }
 
-    if store_enabled("tantivy") {
+    if store_enabled("tantivy") && engine_only {
+        let index = kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy");
+        let t = Instant::now();
+        let deg = ds.in_degrees();
+        let docs: Vec<SearchDoc> = ds
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| SearchDoc {
+                id: loaded.ids[i],
+                username: u.username.clone(),
+                name: u.name.clone(),
+                followers_count: u64::from(deg[i]),
+            })
+            .collect();
+        for (seq, chunk) in docs.chunks(kinfolk_benches::load::BATCH).enumerate() {
+            rt.block_on(index.apply(IndexBatch {
+                upserts: chunk.to_vec(),
+                removals: Vec::new(),
+                upto_seq: seq as u64 + 1,
+            }))
+            .expect("index batch");
+        }
+        rt.block_on(index.refresh()).expect("refresh");
+        note(format!(
+            "tantivy: index built (direct apply, engine only) in {:.1}s",
+            t.elapsed().as_secs_f64()
+        ));
+        settle(n);
+        bench_index_top(c, &rt, &index, &qs, "tantivy");
+    }
+
+    if store_enabled("tantivy") && !engine_only {
         let index = Arc::new(kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy"));
         let t = Instant::now();
         let svc = rt
@@ -181,10 +260,11 @@ fn benches(c: &mut Criterion) {
             "tantivy: index built (rebuild from store) in {:.1}s",
             t.elapsed().as_secs_f64()
         ));
+        settle(n);
         bench_engine(c, &rt, &svc, index.as_ref(), &f, &qs, "tantivy");
     }
 
-    if store_enabled("brute") && n <= 100_000 {
+    if store_enabled("brute") && n <= 100_000 && !engine_only {
         let index = Arc::new(kinfolk_memory::MemorySearch::new());
         let svc = rt
             .block_on(

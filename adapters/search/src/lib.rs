@@ -57,8 +57,13 @@
 //!   [`kinfolk::text::words`]; all query words must match;
 //! - fuzzy (terms of 4+ chars): a word or the username has a prefix within
 //!   one edit of a term of n chars iff one of its prefixes of n-1..=n+1
-//!   chars is, so a Levenshtein-1 query of the whole term over the prefix
-//!   n-grams finds exactly those users.
+//!   chars is, so a Levenshtein-1 match of the whole term over the prefix
+//!   n-grams finds exactly those users. Split by the first char, so that no
+//!   walk visits every first char of the term dictionary: prefixes that
+//!   keep the term's first char are found by a Levenshtein automaton that
+//!   stays in that char's branch; an edit on the first char is an exact
+//!   lookup (a substitution or an insertion before it in a field of every
+//!   prefix minus its first char; a deletion in the prefix n-grams).
 //!
 //! A term longer than the n-gram caps (over 20 chars for a name word, 19
 //! for fuzzy, 32 for the username) makes its tier's query a superset; those
@@ -109,6 +114,7 @@ use async_trait::async_trait;
 use kinfolk::search::{Boosts, IndexBatch, SearchHit};
 use kinfolk::{Error, Result, SearchIndex, SearchQuery};
 use tantivy::directory::error::LockError;
+use tantivy::indexer::LogMergePolicy;
 use tantivy::schema::Schema;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError};
 
@@ -467,9 +473,12 @@ fn finish_open(
     let writer: IndexWriter = index
         .writer_with_num_threads(1, options.writer_memory)
         .map_err(classify)?;
+    writer.set_merge_policy(Box::new(merge_policy()));
+    // Reloads on our commits (refresh also reloads at once) and when a
+    // background merge lands, so searches see the merged segments.
     let reader = index
         .reader_builder()
-        .reload_policy(ReloadPolicy::Manual)
+        .reload_policy(ReloadPolicy::OnCommitWithDelay)
         .try_into()
         .map_err(classify)?;
     Ok(Opened {
@@ -477,6 +486,15 @@ fn finish_open(
         reader,
         committed_seq,
     })
+}
+
+/// Every query walks each segment's term dictionary (the typo tier walks it
+/// with an automaton), so fewer segments mean faster searches: merge as soon
+/// as two segments of a size level exist (tantivy's default waits for 8).
+fn merge_policy() -> LogMergePolicy {
+    let mut policy = LogMergePolicy::default();
+    policy.set_min_num_segments(2);
+    policy
 }
 
 fn classify(e: TantivyError) -> OpenFailure {

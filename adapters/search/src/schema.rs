@@ -2,15 +2,20 @@
 //! candidate query of each match tier.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use kinfolk::search::{MatchTier, SearchDoc};
 use kinfolk::text::{fold, words};
 use kinfolk::{SearchQuery, UserId};
-use tantivy::query::{BooleanQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    AutomatonWeight, BooleanQuery, DfaWrapper, EnableScoring, FuzzyTermQuery, Occur, Query,
+    TermQuery, Weight,
+};
 use tantivy::schema::{
     BytesOptions, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::{TantivyDocument, Term};
+use tantivy_fst::Automaton;
 
 /// Name-word prefixes are indexed up to this many characters (plus the whole
 /// word when it is longer).
@@ -47,6 +52,10 @@ pub(crate) struct Fields {
     pub name_prefix: Field,
     /// Every whole folded name word (fuzzy candidates).
     pub name_word: Field,
+    /// Every prefix (up to [`NAME_PREFIX_CAP`] chars) of every folded name
+    /// word and of the lower-cased username, each without its first char:
+    /// a typo in the first char becomes an exact lookup here.
+    pub tail: Field,
     /// The display name as given, stored only (verification).
     pub name: Field,
 }
@@ -72,7 +81,8 @@ impl Fields {
         );
         let username_prefix = b.add_text_field("username_prefix", term_field.clone());
         let name_prefix = b.add_text_field("name_prefix", term_field.clone());
-        let name_word = b.add_text_field("name_word", term_field);
+        let name_word = b.add_text_field("name_word", term_field.clone());
+        let tail = b.add_text_field("tail", term_field);
         let name = b.add_text_field("name", TextOptions::default().set_stored());
         let fields = Fields {
             id,
@@ -83,6 +93,7 @@ impl Fields {
             username_prefix,
             name_prefix,
             name_word,
+            tail,
             name,
         };
         (b.build(), fields)
@@ -111,8 +122,11 @@ impl Fields {
         }
         let mut prefixes = BTreeSet::new();
         let mut whole = BTreeSet::new();
+        let mut tails = BTreeSet::new();
+        tails.extend(tail_ngrams(&uname));
         for w in words(&folded) {
             prefixes.extend(edge_ngrams(w, NAME_PREFIX_CAP));
+            tails.extend(tail_ngrams(w));
             whole.insert(w);
         }
         for p in prefixes {
@@ -120,6 +134,9 @@ impl Fields {
         }
         for w in whole {
             d.add_text(self.name_word, w);
+        }
+        for t in tails {
+            d.add_text(self.tail, t);
         }
         d.add_text(self.name, &doc.name);
         d
@@ -184,11 +201,7 @@ impl Fields {
                     if !fuzzy_eligible(t) {
                         name_prefix(t)
                     } else if exact {
-                        let clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-                            (Occur::Should, fuzzy_query(self.name_prefix, t)),
-                            (Occur::Should, fuzzy_query(self.username_prefix, t)),
-                        ];
-                        Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>
+                        self.one_edit_of_prefix(t)
                     } else {
                         let clauses: Vec<(Occur, Box<dyn Query>)> = vec![
                             (Occur::Should, name_prefix(t)),
@@ -203,6 +216,56 @@ impl Fields {
         }
         plans
     }
+}
+
+impl Fields {
+    /// Users with a name-word or username prefix within one edit of `term`
+    /// (4..[`NAME_PREFIX_CAP`] chars), exactly, split by the first char:
+    ///
+    /// - a prefix that starts with the term's first char is within one edit
+    ///   iff the rest is: a Levenshtein walk of the prefix fields that never
+    ///   leaves that first char's branch of the term dictionary;
+    /// - otherwise the edit is on the first char: substituted (the prefix
+    ///   minus its first char is the term minus its first char), inserted
+    ///   before it (the prefix minus its first char is the term), both exact
+    ///   terms of [`Fields::tail`], or deleted (the prefix is the term minus
+    ///   its first char), an exact term of the prefix fields.
+    fn one_edit_of_prefix(&self, term: &str) -> Box<dyn Query> {
+        let rest = term.char_indices().nth(1).map_or("", |(i, _)| &term[i..]);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(6);
+        let shared = FirstThen::new(self.name_prefix, term).map(Arc::new);
+        for field in [self.name_prefix, self.username_prefix] {
+            let query: Box<dyn Query> = match &shared {
+                Some(automaton) => Box::new(SameFirstFuzzy {
+                    field,
+                    automaton: Arc::clone(automaton),
+                }),
+                // Not reached (the term is a non-empty string and the
+                // distance 1); tantivy's plain Levenshtein query is a correct
+                // superset of the clause (slower), and reports the error.
+                None => Box::new(FuzzyTermQuery::new(
+                    Term::from_field_text(field, term),
+                    1,
+                    false,
+                )),
+            };
+            clauses.push((Occur::Should, query));
+        }
+        clauses.extend([
+            (Occur::Should, term_query(self.tail, rest)),
+            (Occur::Should, term_query(self.tail, term)),
+            (Occur::Should, term_query(self.name_prefix, rest)),
+            (Occur::Should, term_query(self.username_prefix, rest)),
+        ]);
+        Box::new(BooleanQuery::new(clauses))
+    }
+}
+
+/// Every prefix of `word` without its first char, up to [`NAME_PREFIX_CAP`]
+/// chars (so a prefix of up to `NAME_PREFIX_CAP + 1` chars of `word`).
+pub(crate) fn tail_ngrams(word: &str) -> impl Iterator<Item = &str> {
+    let rest = word.char_indices().nth(1).map_or("", |(i, _)| &word[i..]);
+    edge_ngrams(rest, NAME_PREFIX_CAP).take(NAME_PREFIX_CAP)
 }
 
 /// Splits the 16 id bytes into two big-endian u64, which order like the id.
@@ -254,15 +317,6 @@ fn term_query(field: Field, text: &str) -> Box<dyn Query> {
     ))
 }
 
-/// Terms within one edit (insert, delete, substitute) of `term`.
-fn fuzzy_query(field: Field, term: &str) -> Box<dyn Query> {
-    Box::new(FuzzyTermQuery::new(
-        Term::from_field_text(field, term),
-        1,
-        false,
-    ))
-}
-
 /// Words with some prefix within one edit (insert, delete, substitute) of
 /// `term`: core's `fuzzy_prefix`.
 fn fuzzy_prefix_query(field: Field, term: &str) -> Box<dyn Query> {
@@ -271,6 +325,78 @@ fn fuzzy_prefix_query(field: Field, term: &str) -> Box<dyn Query> {
         1,
         false,
     ))
+}
+
+/// The terms of `field` within one edit of a term that start with its
+/// first char (the automaton is built once per term and shared by fields).
+#[derive(Clone, Debug)]
+struct SameFirstFuzzy {
+    field: Field,
+    automaton: Arc<FirstThen>,
+}
+
+impl Query for SameFirstFuzzy {
+    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(AutomatonWeight::<FirstThen>::new(
+            self.field,
+            Arc::clone(&self.automaton),
+        )))
+    }
+}
+
+/// An automaton that accepts what `dfa` accepts among the strings starting
+/// with the bytes `first`, and gives up on a term-dictionary branch as soon
+/// as it leaves `first`.
+struct FirstThen {
+    first: Vec<u8>,
+    dfa: DfaWrapper,
+}
+
+impl FirstThen {
+    /// The automaton of `term` (`None` for an empty term, which no fuzzy
+    /// query has); `field` only carries the text into tantivy's builder.
+    fn new(field: Field, term: &str) -> Option<FirstThen> {
+        let first = term.chars().next()?.to_string().into_bytes();
+        let dfa = FuzzyTermQuery::new(Term::from_field_text(field, term), 1, false)
+            .automaton()
+            .ok()?;
+        Some(FirstThen { first, dfa })
+    }
+}
+
+impl std::fmt::Debug for FirstThen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstThen")
+            .field("first", &self.first)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Automaton for FirstThen {
+    /// `None` once off `first`; else the bytes of `first` read (capped at
+    /// its length) and the DFA state.
+    type State = Option<(usize, u32)>;
+
+    fn start(&self) -> Self::State {
+        Some((0, self.dfa.start()))
+    }
+
+    fn is_match(&self, state: &Self::State) -> bool {
+        state.is_some_and(|(read, s)| read >= self.first.len() && self.dfa.is_match(&s))
+    }
+
+    fn can_match(&self, state: &Self::State) -> bool {
+        state.is_some_and(|(_, s)| self.dfa.can_match(&s))
+    }
+
+    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
+        let (read, s) = (*state)?;
+        match self.first.get(read) {
+            Some(&b) if b != byte => None,
+            Some(_) => Some((read + 1, self.dfa.accept(&s, byte))),
+            None => Some((read, self.dfa.accept(&s, byte))),
+        }
+    }
 }
 
 fn all_of(mut queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {

@@ -258,6 +258,46 @@ async fn an_index_with_another_schema_reopens_empty() {
     reopens_empty_and_usable(dir.path()).await;
 }
 
+/// The schema before the first-char typo field (`tail`) was added, with a
+/// valid commit payload: it is detected as incompatible and rebuilt empty
+/// (sequence 0), so the service re-indexes from the store.
+#[tokio::test]
+async fn an_index_of_the_previous_kinfolk_schema_reopens_empty() {
+    use tantivy::schema::{
+        BytesOptions, IndexRecordOption, NumericOptions, TextFieldIndexing, TextOptions,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let raw = TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false);
+        let term_field = TextOptions::default().set_indexing_options(raw.clone());
+        let mut b = tantivy::schema::Schema::builder();
+        b.add_bytes_field("id", BytesOptions::default().set_indexed());
+        b.add_u64_field("id_hi", NumericOptions::default().set_fast());
+        b.add_u64_field("id_lo", NumericOptions::default().set_fast());
+        b.add_u64_field("followers", NumericOptions::default().set_fast());
+        let username = b.add_text_field(
+            "username",
+            TextOptions::default()
+                .set_indexing_options(raw)
+                .set_stored(),
+        );
+        b.add_text_field("username_prefix", term_field.clone());
+        b.add_text_field("name_prefix", term_field.clone());
+        b.add_text_field("name_word", term_field);
+        b.add_text_field("name", TextOptions::default().set_stored());
+        let index = tantivy::Index::create_in_dir(dir.path(), b.build()).unwrap();
+        let mut w: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+        w.add_document(tantivy::doc!(username => "old_o")).unwrap();
+        let mut prepared = w.prepare_commit().unwrap();
+        prepared.set_payload("kinfolk-search/1 seq=7");
+        prepared.commit().unwrap();
+    }
+    reopens_empty_and_usable(dir.path()).await;
+}
+
 #[tokio::test]
 async fn a_second_open_of_the_same_directory_is_refused_not_wiped() {
     let dir = tempfile::tempdir().unwrap();

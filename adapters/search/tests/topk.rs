@@ -274,3 +274,84 @@ async fn queries_around_the_ngram_caps_equal_brute_force() {
     }
     assert!(checked > 500, "only {checked} queries");
 }
+
+/// One-typo queries whose edit is on the first char (substituted, deleted,
+/// inserted before it, swapped with the second), with first chars of 1, 2
+/// and 3 UTF-8 bytes, over words that share their tails and usernames that
+/// share a name word's letters: the engine splits these edits from the
+/// others, so each kind is compared with brute force.
+#[tokio::test]
+async fn first_char_typos_in_every_script_equal_brute_force() {
+    let mut rng = Rng::new(11);
+    let index = TantivyIndex::open_in_ram().unwrap();
+    let vocab = [
+        "дмитрий",
+        "амитрий",
+        "митрий",
+        "ддмитрий",
+        "王小明王明",
+        "小明王小明",
+        "明王小明",
+        "abcdefg",
+        "bcdefgh",
+        "xbcdefg",
+        "aabcdef",
+        "Ñandúes",
+        "σοφίαςα",
+    ];
+    let mut docs = Vec::new();
+    for (i, w) in vocab.iter().enumerate() {
+        for (j, other) in vocab.iter().enumerate().filter(|(j, _)| j % 3 == i % 3) {
+            let ascii: String = format!("{w}{other}")
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            docs.push(SearchDoc {
+                id: UserId::new(),
+                username: format!("{ascii}{i}x{j}"),
+                name: format!("{w} {other}"),
+                followers_count: random_followers(&mut rng),
+            });
+        }
+    }
+    index
+        .apply(IndexBatch {
+            upserts: docs.clone(),
+            removals: vec![],
+            upto_seq: 1,
+        })
+        .await
+        .unwrap();
+    index.refresh().await.unwrap();
+    let model: HashMap<UserId, SearchDoc> = docs.iter().map(|d| (d.id, d.clone())).collect();
+    let boosts = random_boosts(&mut rng, &docs);
+    let swaps = ['a', 'b', 'x', 'д', 'м', '王', '明', 'σ', 'n'];
+    let mut checked = 0;
+    for w in vocab {
+        let folded = kinfolk::text::fold(w);
+        let chars: Vec<char> = folded.chars().collect();
+        for len in 3..=chars.len() {
+            let q = &chars[..len];
+            let mut variants: Vec<Vec<char>> = vec![q.to_vec(), q[1..].to_vec()];
+            for &c in &swaps {
+                let mut sub = q.to_vec();
+                sub[0] = c;
+                variants.push(sub);
+                let mut ins = q.to_vec();
+                ins.insert(0, c);
+                variants.push(ins);
+            }
+            let mut swap = q.to_vec();
+            swap.swap(0, 1);
+            variants.push(swap);
+            for v in variants {
+                let v: String = v.into_iter().collect();
+                for raw in [v.clone(), format!("{v} abc"), format!("@{v}")] {
+                    check(&index, &model, &raw, &boosts, 8).await;
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} queries");
+}
