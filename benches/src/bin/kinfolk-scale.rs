@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use kinfolk::{FollowAction, Kinfolk, NewUser, PageRequest, RoomFilter, Store, UserId};
 use kinfolk_benches::dataset::{Dataset, workload_rng};
 use kinfolk_benches::load::load;
+use kinfolk_benches::sqlite_base::SqliteBase;
 use kinfolk_benches::work::{Fixture, MixOp, deep_cursor, mix_op};
 use kinfolk_benches::{bench_seed, peak_rss_kib, rss_kib};
 
@@ -265,6 +266,33 @@ async fn query(kind: &str, dir: &Path, iters: usize) {
         mib(peak_rss_kib()),
         mib(rss_kib())
     );
+    if kind == "sqlite" {
+        // Same-process floor and anti-baseline on the same file, after the
+        // RSS figure above (their page cache is not the store's).
+        let base = SqliteBase::open(&dir.join("kinfolk.db"), true);
+        let (seq, offset) = base.deep_position(slim.celebrity, 0.9);
+        println!(
+            "\nhand-written rusqlite on the same file (deep page at offset {offset}):\n\n\
+             | workload | p50 µs | p99 µs | mean µs | ops/s | n |\n|---|---|---|---|---|---|"
+        );
+        for limit in [20usize, 100] {
+            run!(
+                &format!("sqlite_base followers_celebrity_first_l{limit}"),
+                iters,
+                |_i| async { base.followers_page(v, slim.celebrity, None, limit) }
+            );
+            run!(
+                &format!("sqlite_base followers_celebrity_deep90_l{limit}"),
+                iters,
+                |_i| async { base.followers_page(v, slim.celebrity, Some(seq), limit) }
+            );
+            run!(
+                &format!("sqlite_base_offset followers_celebrity_deep90_l{limit}"),
+                iters.min(200),
+                |_i| async { base.followers_page_offset(v, slim.celebrity, offset, limit) }
+            );
+        }
+    }
 }
 
 async fn mix(svc: &Kinfolk, op: &MixOp) -> bool {
