@@ -5,6 +5,7 @@
 //! ```text
 //! kinfolk-scale build <sqlite|redb> <dir> <users>   # generate + bulk import, writes <dir>/fixture.json
 //! kinfolk-scale query <sqlite|redb> <dir> [iters]   # open, query, report
+//!                                                    # (KINFOLK_SCALE_REDB_CACHE_MIB=128: redb cache)
 //! ```
 //! The query process never runs the generator, so its RSS is the store's
 //! (plus the small fixture: request targets chosen at build time).
@@ -40,7 +41,18 @@ struct Slim {
 fn open(kind: &str, dir: &Path) -> Arc<dyn Store> {
     match kind {
         "sqlite" => kinfolk_sqlite::open(dir.join("kinfolk.db")).expect("open sqlite"),
-        "redb" => kinfolk_redb::open(dir.join("kinfolk.redb")).expect("open redb"),
+        "redb" => {
+            // `KINFOLK_SCALE_REDB_CACHE_MIB` sets redb's page cache (default:
+            // redb's own, up to 1 GiB, which the RSS figure then includes).
+            let mut options = kinfolk_redb::Options::default();
+            if let Some(mib) = std::env::var("KINFOLK_SCALE_REDB_CACHE_MIB")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+            {
+                options = options.cache_size(mib << 20);
+            }
+            kinfolk_redb::open_with(dir.join("kinfolk.redb"), options).expect("open redb")
+        }
         other => panic!("unknown store {other} (sqlite, redb)"),
     }
 }
