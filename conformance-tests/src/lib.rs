@@ -29,6 +29,7 @@ pub mod corpus;
 pub mod errors;
 pub mod feed;
 pub mod follows;
+pub mod import;
 pub mod lists;
 pub mod model;
 pub mod privacy;
@@ -55,6 +56,7 @@ macro_rules! conformance_tests {
         $crate::__cases_feed!($factory);
         $crate::__cases_errors!($factory);
         $crate::__cases_storage!($factory);
+        $crate::__cases_import!($factory);
         $crate::__cases_concurrency!($factory);
         $crate::__cases_privacy!($factory);
         $crate::__cases_corpus!($factory);

@@ -1,0 +1,188 @@
+//! Bulk import (`import_users`, `import_follows`): the same rules as the
+//! single commands, all-or-nothing per batch, one feed event per change,
+//! counters exact — and the set-oriented port methods import uses
+//! (`edges_exist`, `append_changes`, `insert_edges`, `put_users`) agreeing
+//! with their one-row forms on every store.
+
+use kinfolk::{Change, Config, EdgeKind, Error, NewUser, UserId};
+
+use crate::fixtures::{assert_code, check_invariants, read_store};
+use crate::{Ctx, TestResult};
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cases_import {
+    ($factory:expr) => {
+        $crate::__stamp_section!($factory; import;
+            edges_exist_answers_each_pair_in_order_like_edge,
+            import_follows_keeps_every_rule_and_exact_counters,
+            import_follows_stops_at_the_following_cap,
+            import_users_refuses_taken_names_and_big_batches,
+        );
+    };
+}
+
+async fn imported(svc: &kinfolk::Kinfolk, prefix: &str, n: usize) -> Vec<UserId> {
+    let batch = (0..n)
+        .map(|i| NewUser::new(&format!("{prefix}{i}"), "Imp").unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    svc.import_users(batch)
+        .await
+        .unwrap_or_else(|e| panic!("fixture import_users: {e}"))
+}
+
+/// `edges_exist` answers each pair, in order, as `edge` does.
+pub async fn edges_exist_answers_each_pair_in_order_like_edge(ctx: Ctx) -> TestResult {
+    let svc = &ctx.svc;
+    let u = imported(svc, "imp_", 4).await;
+    assert_eq!(
+        svc.import_follows(vec![(u[0], u[1]), (u[2], u[3]), (u[3], u[0])])
+            .await?,
+        3
+    );
+    let pairs = vec![
+        (u[3], u[0]),
+        (u[1], u[0]),
+        (u[0], u[1]),
+        (u[0], u[1]),
+        (u[2], u[3]),
+        (u[0], u[0]),
+    ];
+    let (set, one_by_one, blocks, none) = read_store(svc, move |tx| {
+        let one: Vec<bool> = pairs
+            .iter()
+            .map(|&(a, b)| tx.edge(EdgeKind::Follow, a, b).map(|e| e.is_some()))
+            .collect::<kinfolk::Result<_>>()?;
+        Ok((
+            tx.edges_exist(EdgeKind::Follow, &pairs)?,
+            one,
+            tx.edges_exist(EdgeKind::Block, &pairs)?,
+            tx.edges_exist(EdgeKind::Follow, &[])?,
+        ))
+    })
+    .await;
+    assert_eq!(set, vec![true, false, true, true, true, false]);
+    assert_eq!(set, one_by_one);
+    assert_eq!(blocks, vec![false; 6]);
+    assert!(none.is_empty());
+    Ok(())
+}
+
+/// Existing follows and repeated rows are skipped; one `Followed` event per
+/// added follow, each edge carrying its event's seq; a bad row anywhere
+/// refuses the whole batch with that row's error and changes nothing.
+pub async fn import_follows_keeps_every_rule_and_exact_counters(ctx: Ctx) -> TestResult {
+    let svc = &ctx.svc;
+    let u = imported(svc, "imp_", 5).await;
+    let before = svc.changes_since(0, 1000).await?.len();
+    svc.import_follows(vec![(u[0], u[1])]).await?;
+    let added = svc
+        .import_follows(vec![(u[0], u[1]), (u[0], u[2]), (u[0], u[2]), (u[2], u[0])])
+        .await?;
+    assert_eq!(added, 2);
+    let me = svc.me(u[0]).await?;
+    assert_eq!((me.stats.following_count, me.stats.followers_count), (2, 1));
+    let events = svc.changes_since(0, 1000).await?;
+    let followed = events[before..]
+        .iter()
+        .filter(|e| matches!(e.change, Change::Followed { .. }))
+        .count();
+    assert_eq!(followed, 3, "one event per added follow");
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    let (a, b) = (u[2], u[0]);
+    let edge = read_store(svc, move |tx| tx.edge(EdgeKind::Follow, a, b)).await;
+    let last_event = events.last().map(|e| e.seq);
+    assert_eq!(
+        edge.map(|e| e.seq),
+        last_event,
+        "the edge carries its event's seq"
+    );
+
+    let last = svc.changes_since(0, 1000).await?.len();
+    assert_code(
+        svc.import_follows(vec![(u[3], u[4]), (u[3], u[3])]).await,
+        "cannot_follow_self",
+    );
+    assert_code(
+        svc.import_follows(vec![(u[3], u[4]), (u[3], UserId::new())])
+            .await,
+        "not_found",
+    );
+    svc.block(u[4], u[3]).await?;
+    assert_code(
+        svc.import_follows(vec![(u[1], u[4]), (u[3], u[4])]).await,
+        "blocked",
+    );
+    assert_code(svc.import_follows(vec![(u[4], u[3])]).await, "blocked");
+    // Nothing of the refused batches stayed: only the block's event is new.
+    assert_eq!(svc.changes_since(0, 1000).await?.len(), last + 1);
+    let me = svc.me(u[4]).await?;
+    assert_eq!((me.stats.following_count, me.stats.followers_count), (0, 0));
+    let me = svc.me(u[1]).await?;
+    assert_eq!((me.stats.following_count, me.stats.followers_count), (0, 1));
+    check_invariants(svc).await?;
+    Ok(())
+}
+
+/// The following cap applies to imports; a skipped duplicate does not count.
+pub async fn import_follows_stops_at_the_following_cap(mut ctx: Ctx) -> TestResult {
+    ctx.reconfigure(Config {
+        max_following: 2,
+        ..Config::default()
+    })
+    .await?;
+    let svc = &ctx.svc;
+    let u = imported(svc, "imp_", 4).await;
+    svc.import_follows(vec![(u[0], u[1])]).await?;
+    assert_code(
+        svc.import_follows(vec![(u[0], u[2]), (u[0], u[1]), (u[0], u[3])])
+            .await,
+        "limit_exceeded",
+    );
+    assert_eq!(svc.me(u[0]).await?.stats.following_count, 1);
+    let added = svc
+        .import_follows(vec![(u[0], u[1]), (u[0], u[2]), (u[0], u[2])])
+        .await?;
+    assert_eq!(added, 1);
+    assert_eq!(svc.me(u[0]).await?.stats.following_count, 2);
+    check_invariants(svc).await?;
+    Ok(())
+}
+
+/// `import_users`: a name taken by an existing user or by an earlier row of
+/// the batch (in another case) refuses the batch; more than 50,000 rows is a
+/// validation error; a refused batch stores nothing.
+pub async fn import_users_refuses_taken_names_and_big_batches(ctx: Ctx) -> TestResult {
+    let svc = &ctx.svc;
+    imported(svc, "taken_", 1).await;
+    let seq = svc.last_change_seq().await?;
+    let row = |name: &str| NewUser::new(name, "Imp").unwrap_or_else(|e| panic!("{e}"));
+    assert_code(
+        svc.import_users(vec![row("fresh_a"), row("TAKEN_0")]).await,
+        "username_taken",
+    );
+    assert_code(
+        svc.import_users(vec![row("twin"), row("fresh_b"), row("TWIN")])
+            .await,
+        "username_taken",
+    );
+    let big: Vec<NewUser> = (0..50_001).map(|i| row(&format!("big{i}"))).collect();
+    let field = |r: kinfolk::Result<_>| match r {
+        Err(Error::Validation { field, .. }) => Some(field),
+        _ => None,
+    };
+    assert_eq!(field(svc.import_users(big).await.map(drop)), Some("batch"));
+    let pairs = vec![(UserId::new(), UserId::new()); 50_001];
+    assert_eq!(
+        field(svc.import_follows(pairs).await.map(drop)),
+        Some("batch")
+    );
+    assert_eq!(svc.last_change_seq().await?, seq, "nothing stored");
+    for name in ["fresh_a", "fresh_b", "twin"] {
+        assert_code(svc.get_profile(None, name).await, "not_found");
+    }
+    let ids = svc.import_users(vec![row("fresh_a"), row("twin")]).await?;
+    assert_eq!(ids.len(), 2);
+    check_invariants(svc).await?;
+    Ok(())
+}
