@@ -35,7 +35,9 @@
 //! ```
 //!
 //! Environment: `KINFOLK_KILLS` (kills per store, default 200),
-//! `KINFOLK_KILL_SEED` (replay a run). The child is the test binary itself,
+//! `KINFOLK_KILL_SEED` (replay a run), `KINFOLK_KILL_INDEX_COMMIT_MS`
+//! ([`index_commit_interval`]), `KINFOLK_KILL_KEEP` (keep a failed run's
+//! files). The child is the test binary itself,
 //! re-executed with `KINFOLK_KILL_CHILD=<dir>`. Unix only: there
 //! `std::process::Child::kill` sends SIGKILL.
 
@@ -1220,6 +1222,17 @@ pub fn kills_wanted() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_KILLS)
+}
+
+/// The index commit interval a run asks for: `KINFOLK_KILL_INDEX_COMMIT_MS`
+/// (10 makes kills land inside index commits far more often; RELIABILITY.md
+/// §2 reports one open failure seen that way), or `None` for the index's
+/// own default (250 ms, as in production). Targets pass it to their index.
+pub fn index_commit_interval() -> Option<Duration> {
+    std::env::var("KINFOLK_KILL_INDEX_COMMIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
 }
 
 /// The child's side: when [`CHILD_ENV`] is set, opens the store and index in

@@ -8,7 +8,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use kinfolk::{SearchIndex, Store};
 use kinfolk_conformance::kill::{self, KillTarget};
@@ -21,16 +20,9 @@ impl KillTarget for Sqlite {
         Ok(kinfolk_sqlite::open(dir.join("kinfolk.db"))?)
     }
     fn open_search(&self, dir: &Path) -> kinfolk::Result<Arc<dyn SearchIndex>> {
-        // The index's default commit interval (250 ms), as in production.
-        // `KINFOLK_KILL_INDEX_COMMIT_MS=10` makes kills land inside index
-        // commits far more often (RELIABILITY.md §2 reports one open failure
-        // seen that way).
         let mut options = IndexOptions::default();
-        if let Some(ms) = std::env::var("KINFOLK_KILL_INDEX_COMMIT_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            options = options.commit_interval(Duration::from_millis(ms));
+        if let Some(interval) = kill::index_commit_interval() {
+            options = options.commit_interval(interval);
         }
         Ok(Arc::new(TantivyIndex::open_with(
             dir.join("search"),
