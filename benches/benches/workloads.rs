@@ -23,7 +23,7 @@ use kinfolk_benches::load::load;
 use kinfolk_benches::rec::{note, record, write_report};
 use kinfolk_benches::redb_base::RedbBase;
 use kinfolk_benches::sqlite_base::SqliteBase;
-use kinfolk_benches::work::{Fixture, MixOp, deep_cursor, mix_op};
+use kinfolk_benches::work::{Fixture, MixOp, deep_cursor, mix_op, run_mix};
 use kinfolk_benches::{Scratch, bench_seed, bench_users, store_enabled, test_mode};
 
 fn runtime() -> Runtime {
@@ -263,38 +263,6 @@ fn run_kinfolk(c: &mut Criterion, rt: &Runtime, svc: &Kinfolk, f: &Fixture, stor
                 .expect("unfollow")
         });
         g.finish();
-    }
-}
-
-async fn run_mix(svc: &Kinfolk, op: &MixOp) -> bool {
-    match op {
-        MixOp::List {
-            viewer,
-            owner,
-            followers,
-        } => {
-            let r = if *followers {
-                svc.followers(Some(*viewer), *owner, PageRequest::with_limit(20))
-                    .await
-            } else {
-                svc.following(Some(*viewer), *owner, PageRequest::with_limit(20))
-                    .await
-            };
-            r.is_ok()
-        }
-        MixOp::Profile {
-            viewer,
-            id,
-            username,
-        } => {
-            let key = username.clone().unwrap_or_else(|| id.to_string());
-            svc.get_profile(Some(*viewer), &key).await.is_ok()
-        }
-        MixOp::Relationship { viewer, other } => {
-            svc.relationships(*viewer, &[*other]).await.is_ok()
-        }
-        MixOp::Counts { user } => svc.me(*user).await.is_ok(),
-        MixOp::Toggle { actor, target } => svc.toggle_follow(*actor, *target, None).await.is_ok(),
     }
 }
 

@@ -183,3 +183,37 @@ pub fn mix_op(f: &Fixture, rng: &mut ChaCha8Rng) -> MixOp {
         username,
     }
 }
+
+/// Runs one read-mix operation through the service; `true` when it
+/// answered `Ok` (the same dispatch for every store and harness).
+pub async fn run_mix(svc: &Kinfolk, op: &MixOp) -> bool {
+    match op {
+        MixOp::List {
+            viewer,
+            owner,
+            followers,
+        } => {
+            let r = if *followers {
+                svc.followers(Some(*viewer), *owner, PageRequest::with_limit(20))
+                    .await
+            } else {
+                svc.following(Some(*viewer), *owner, PageRequest::with_limit(20))
+                    .await
+            };
+            r.is_ok()
+        }
+        MixOp::Profile {
+            viewer,
+            id,
+            username,
+        } => {
+            let key = username.clone().unwrap_or_else(|| id.to_string());
+            svc.get_profile(Some(*viewer), &key).await.is_ok()
+        }
+        MixOp::Relationship { viewer, other } => {
+            svc.relationships(*viewer, &[*other]).await.is_ok()
+        }
+        MixOp::Counts { user } => svc.me(*user).await.is_ok(),
+        MixOp::Toggle { actor, target } => svc.toggle_follow(*actor, *target, None).await.is_ok(),
+    }
+}

@@ -20,7 +20,7 @@ use kinfolk::{FollowAction, Kinfolk, NewUser, PageRequest, RoomFilter, Store, Us
 use kinfolk_benches::dataset::{Dataset, workload_rng};
 use kinfolk_benches::load::load;
 use kinfolk_benches::sqlite_base::SqliteBase;
-use kinfolk_benches::work::{Fixture, MixOp, deep_cursor, mix_op};
+use kinfolk_benches::work::{Fixture, MixOp, deep_cursor, mix_op, run_mix};
 use kinfolk_benches::{bench_seed, peak_rss_kib, rss_kib};
 
 #[derive(Serialize, Deserialize)]
@@ -251,7 +251,7 @@ async fn query(kind: &str, dir: &Path, iters: usize) {
         },
         PageRequest::with_limit(20)
     ));
-    run!("read_mix", iters * 4, |i| mix(
+    run!("read_mix", iters * 4, |i| run_mix(
         &svc,
         &slim.mix[i % slim.mix.len()]
     ));
@@ -304,39 +304,6 @@ async fn query(kind: &str, dir: &Path, iters: usize) {
                 |_i| async { base.followers_page_offset(v, slim.celebrity, offset, limit) }
             );
         }
-    }
-}
-
-async fn mix(svc: &Kinfolk, op: &MixOp) -> bool {
-    match op {
-        MixOp::List {
-            viewer,
-            owner,
-            followers,
-        } => {
-            if *followers {
-                svc.followers(Some(*viewer), *owner, PageRequest::with_limit(20))
-                    .await
-                    .is_ok()
-            } else {
-                svc.following(Some(*viewer), *owner, PageRequest::with_limit(20))
-                    .await
-                    .is_ok()
-            }
-        }
-        MixOp::Profile {
-            viewer,
-            id,
-            username,
-        } => {
-            let key = username.clone().unwrap_or_else(|| id.to_string());
-            svc.get_profile(Some(*viewer), &key).await.is_ok()
-        }
-        MixOp::Relationship { viewer, other } => {
-            svc.relationships(*viewer, &[*other]).await.is_ok()
-        }
-        MixOp::Counts { user } => svc.me(*user).await.is_ok(),
-        MixOp::Toggle { actor, target } => svc.toggle_follow(*actor, *target, None).await.is_ok(),
     }
 }
 
