@@ -74,6 +74,21 @@ async fn populated(seed: u64) -> (TantivyIndex, HashMap<UserId, SearchDoc>) {
     (index, model)
 }
 
+/// A fresh in-RAM index holding exactly `docs`, committed, and the model.
+async fn indexed(docs: &[SearchDoc]) -> (TantivyIndex, HashMap<UserId, SearchDoc>) {
+    let index = TantivyIndex::open_in_ram().unwrap();
+    index
+        .apply(IndexBatch {
+            upserts: docs.to_vec(),
+            removals: vec![],
+            upto_seq: 1,
+        })
+        .await
+        .unwrap();
+    index.refresh().await.unwrap();
+    (index, docs.iter().map(|d| (d.id, d.clone())).collect())
+}
+
 /// Compares the engine with the reference for `raw`, with no boosts and
 /// with `boosts`; unparseable queries are skipped (nothing to search).
 async fn check(
@@ -209,7 +224,6 @@ fn report(what: &str, times: &[Duration]) {
 #[tokio::test]
 async fn queries_around_the_ngram_caps_equal_brute_force() {
     let mut rng = Rng::new(5);
-    let index = TantivyIndex::open_in_ram().unwrap();
     let stems = [
         "abcdefghijklmnopqrstuvwxyz",
         "abcdefghijklmnopqrstuvwxzy",
@@ -238,16 +252,7 @@ async fn queries_around_the_ngram_caps_equal_brute_force() {
             });
         }
     }
-    index
-        .apply(IndexBatch {
-            upserts: docs.clone(),
-            removals: vec![],
-            upto_seq: 1,
-        })
-        .await
-        .unwrap();
-    index.refresh().await.unwrap();
-    let model: HashMap<UserId, SearchDoc> = docs.iter().map(|d| (d.id, d.clone())).collect();
+    let (index, model) = indexed(&docs).await;
     let boosts = random_boosts(&mut rng, &docs);
     let base: Vec<char> = "abcdefghijklmnopqrstuvwxyz".chars().collect();
     let mut checked = 0;
@@ -283,7 +288,6 @@ async fn queries_around_the_ngram_caps_equal_brute_force() {
 #[tokio::test]
 async fn first_char_typos_in_every_script_equal_brute_force() {
     let mut rng = Rng::new(11);
-    let index = TantivyIndex::open_in_ram().unwrap();
     let vocab = [
         "дмитрий",
         "амитрий",
@@ -314,16 +318,7 @@ async fn first_char_typos_in_every_script_equal_brute_force() {
             });
         }
     }
-    index
-        .apply(IndexBatch {
-            upserts: docs.clone(),
-            removals: vec![],
-            upto_seq: 1,
-        })
-        .await
-        .unwrap();
-    index.refresh().await.unwrap();
-    let model: HashMap<UserId, SearchDoc> = docs.iter().map(|d| (d.id, d.clone())).collect();
+    let (index, model) = indexed(&docs).await;
     let boosts = random_boosts(&mut rng, &docs);
     let swaps = ['a', 'b', 'x', 'д', 'м', '王', '明', 'σ', 'n'];
     let mut checked = 0;
