@@ -237,19 +237,11 @@ impl<M: Mode> ReadTx for Tables<M> {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Edge>> {
-        let (index, at) = match anchor {
-            Anchor::From(u) => (&self.edges_by_from, u),
-            Anchor::To(u) => (&self.edges_by_to, u),
-        };
-        let prefix = edge_index_prefix(kind, at);
-        let (lo, hi) = seq_bounds(&prefix, 0, before);
         let mut out = Vec::new();
-        for k in scan_keys(index, &lo, Some(&hi), true, limit)? {
-            let (seq, other) =
-                split_seq_key(prefix.len(), &k).ok_or_else(|| Error::corrupt("edge index key"))?;
+        for (seq, other) in self.edge_keys(kind, anchor, before, limit)? {
             let (from, to) = match anchor {
-                Anchor::From(_) => (at, user_id(other)),
-                Anchor::To(_) => (user_id(other), at),
+                Anchor::From(at) => (at, other),
+                Anchor::To(at) => (other, at),
             };
             let edge = self.edge(kind, from, to)?.ok_or_else(|| dangling("edge"))?;
             if edge.seq != seq {
