@@ -15,7 +15,13 @@
 //! service would index after a full load). No boosts are used by
 //! `index_top`, so no follow edge is needed; `search_*` and `brute` are
 //! skipped.
+//!
+//! `KINFOLK_BENCH_OPEN=<dir>` measures `search_*` and `index_top_*` through
+//! the service on a prebuilt store (`kinfolk-scale build`; SQLite if the
+//! directory has one, else redb), with its tantivy index kept in
+//! `<dir>/search-index`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,14 +30,16 @@ use criterion::{
 };
 
 use kinfolk::search::{Boosts, IndexBatch, SearchDoc};
-use kinfolk::{Kinfolk, PageRequest, SearchIndex, SearchQuery, SearchScope, Store};
+use kinfolk::{Kinfolk, PageRequest, SearchIndex, SearchQuery, SearchScope, Store, UserId};
 use kinfolk_benches::dataset::Dataset;
 use kinfolk_benches::fts::Fts5;
 use kinfolk_benches::load::{Loaded, load};
 use kinfolk_benches::queries::{CLASSES, queries};
 use kinfolk_benches::rec::{note, record, write_report};
-use kinfolk_benches::work::Fixture;
-use kinfolk_benches::{bench_seed, bench_users, store_enabled, test_mode};
+use kinfolk_benches::work::{Fixture, Requests};
+use kinfolk_benches::{
+    REDB_FILE, SQLITE_FILE, bench_seed, bench_users, prebuilt_dir, store_enabled, test_mode,
+};
 
 const TOP_K: usize = 64;
 
@@ -50,7 +58,7 @@ fn bench_engine(
     rt: &tokio::runtime::Runtime,
     svc: &Kinfolk,
     index: &dyn SearchIndex,
-    f: &Fixture,
+    viewer: UserId,
     qs: &[(&str, Vec<String>)],
     engine: &str,
 ) {
@@ -69,7 +77,7 @@ fn bench_engine(
                         let q = &list[i as usize % list.len()];
                         let t = Instant::now();
                         let r = svc
-                            .search_users(Some(f.viewer), q, scope, PageRequest::with_limit(20))
+                            .search_users(Some(viewer), q, scope, PageRequest::with_limit(20))
                             .await;
                         let d = t.elapsed();
                         let _ = std::hint::black_box(r.expect("search"));
@@ -137,7 +145,14 @@ fn settle(users: usize) {
 }
 
 fn benches(c: &mut Criterion) {
-    let n = bench_users();
+    // `KINFOLK_BENCH_OPEN=<dir>`: a prebuilt SQLite (else redb) store and its
+    // requests; the generator only recreates the names the queries are taken
+    // from (same seed as the build).
+    let prebuilt = prebuilt_dir().map(|dir| {
+        let r = Requests::load(&dir).expect("read fixture.json of the prebuilt dataset");
+        (dir, r)
+    });
+    let n = prebuilt.as_ref().map_or_else(bench_users, |(_, r)| r.users);
     let ds = Dataset::generate(n, bench_seed());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -145,9 +160,24 @@ fn benches(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let engine_only = std::env::var("KINFOLK_BENCH_SEARCH_ENGINE_ONLY").is_ok_and(|v| v == "1");
-    let store: Arc<dyn Store> = Arc::new(kinfolk_memory::MemoryStore::new());
-    let loaded = if engine_only {
-        note("search: engine only (KINFOLK_BENCH_SEARCH_ENGINE_ONLY=1): no store load, index_top_* only".to_string());
+    let store: Arc<dyn Store> = match &prebuilt {
+        Some((dir, r)) => {
+            let (kind, store) = open_prebuilt(dir);
+            note(format!(
+                "search: prebuilt {kind} store {} ({} users, {} follows)",
+                dir.display(),
+                r.users,
+                r.follows
+            ));
+            store
+        }
+        None => Arc::new(kinfolk_memory::MemoryStore::new()),
+    };
+    let loaded = if engine_only || prebuilt.is_some() {
+        if engine_only {
+            note("search: engine only (KINFOLK_BENCH_SEARCH_ENGINE_ONLY=1): no store load, index_top_* only".to_string());
+        }
+        // Ids are only needed by the engine-only index; the queries use names.
         Loaded {
             ids: (0..n).map(|_| kinfolk::UserId::new()).collect(),
             room_ids: Vec::new(),
@@ -163,6 +193,7 @@ fn benches(c: &mut Criterion) {
         rt.block_on(load(&plain, &ds))
     };
     let f = Fixture::new(&ds, &loaded);
+    let viewer = prebuilt.as_ref().map_or(f.viewer, |(_, r)| r.viewer);
     let per_class = if test_mode() { 4 } else { 64 };
     let qs: Vec<(&str, Vec<String>)> = CLASSES
         .iter()
@@ -247,7 +278,14 @@ fn benches(c: &mut Criterion) {
     }
 
     if store_enabled("tantivy") && !engine_only {
-        let index = Arc::new(kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy"));
+        // A prebuilt store keeps its index on disk beside it: the first run
+        // builds it from the store, later runs catch up from the feed.
+        let index = Arc::new(match &prebuilt {
+            Some((dir, _)) => {
+                kinfolk_search::TantivyIndex::open(dir.join("search-index")).expect("tantivy")
+            }
+            None => kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy"),
+        });
         let t = Instant::now();
         let svc = rt
             .block_on(
@@ -257,14 +295,14 @@ fn benches(c: &mut Criterion) {
             )
             .expect("service with tantivy");
         note(format!(
-            "tantivy: index built (rebuild from store) in {:.1}s",
+            "tantivy: index ready (rebuilt from the store, or caught up from its feed) in {:.1}s",
             t.elapsed().as_secs_f64()
         ));
         settle(n);
-        bench_engine(c, &rt, &svc, index.as_ref(), &f, &qs, "tantivy");
+        bench_engine(c, &rt, &svc, index.as_ref(), viewer, &qs, "tantivy");
     }
 
-    if store_enabled("brute") && n <= 100_000 && !engine_only {
+    if store_enabled("brute") && n <= 100_000 && !engine_only && prebuilt.is_none() {
         let index = Arc::new(kinfolk_memory::MemorySearch::new());
         let svc = rt
             .block_on(
@@ -273,10 +311,21 @@ fn benches(c: &mut Criterion) {
                     .build(),
             )
             .expect("service with brute-force search");
-        bench_engine(c, &rt, &svc, index.as_ref(), &f, &qs, "brute");
+        bench_engine(c, &rt, &svc, index.as_ref(), viewer, &qs, "brute");
     }
 
-    write_report("search");
+    write_report("search", n);
+}
+
+/// Opens the SQLite store of a prebuilt dataset directory, else its redb store.
+fn open_prebuilt(dir: &Path) -> (&'static str, Arc<dyn Store>) {
+    let sqlite = dir.join(SQLITE_FILE);
+    if sqlite.exists() {
+        let store: Arc<dyn Store> = kinfolk_sqlite::open(&sqlite).expect("open sqlite store");
+        return ("sqlite", store);
+    }
+    let store: Arc<dyn Store> = kinfolk_redb::open(dir.join(REDB_FILE)).expect("open redb store");
+    ("redb", store)
 }
 
 criterion_group!(search, benches);

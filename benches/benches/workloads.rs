@@ -5,7 +5,10 @@
 //! `cargo bench -p kinfolk-benches --bench workloads` (100k users; set
 //! `KINFOLK_BENCH_USERS`, `KINFOLK_BENCH_STORES=memory,sqlite,sqlite_base,redb,redb_base`).
 //! `cargo test -p kinfolk-benches --benches` runs every bench once on 2,000 users.
+//! `KINFOLK_BENCH_OPEN=<dir>` runs the SQLite/redb workloads and baselines on
+//! a dataset `kinfolk-scale build` prebuilt in `<dir>` (how 1M users is run).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,13 +21,16 @@ use kinfolk::{
     DisplayName, FollowAction, Kinfolk, NewUser, PageRequest, ProfileUpdate, RoomFilter, Store,
     UserId,
 };
-use kinfolk_benches::dataset::{Dataset, workload_rng};
+use kinfolk_benches::dataset::Dataset;
 use kinfolk_benches::load::load;
 use kinfolk_benches::rec::{note, record, write_report};
 use kinfolk_benches::redb_base::RedbBase;
 use kinfolk_benches::sqlite_base::SqliteBase;
-use kinfolk_benches::work::{Fixture, MixOp, deep_cursor, mix_op, run_mix};
-use kinfolk_benches::{Scratch, bench_seed, bench_users, store_enabled, test_mode};
+use kinfolk_benches::work::{Fixture, MixOp, Requests, deep_cursor, run_mix};
+use kinfolk_benches::{
+    REDB_FILE, SQLITE_FILE, Scratch, bench_seed, bench_users, peak_rss_kib, prebuilt_dir,
+    store_enabled, test_mode,
+};
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -95,7 +101,7 @@ fn run_tag() -> String {
     format!("r{}", t % 1_000_000)
 }
 
-async fn build(svc: &Kinfolk, ds: &Dataset, store: &str) -> Fixture {
+async fn build(svc: &Kinfolk, ds: &Dataset, store: &str) -> Requests {
     let t = Instant::now();
     let loaded = load(svc, ds).await;
     let users = ds.users.len() as f64;
@@ -113,11 +119,11 @@ async fn build(svc: &Kinfolk, ds: &Dataset, store: &str) -> Fixture {
         loaded.rest_time.as_secs_f64(),
         t.elapsed().as_secs_f64()
     ));
-    Fixture::new(ds, &loaded)
+    Requests::new(&Fixture::new(ds, &loaded), loaded.follows_added)
 }
 
 /// Every workload against one kinfolk service.
-fn run_kinfolk(c: &mut Criterion, rt: &Runtime, svc: &Kinfolk, f: &Fixture, store: &str) {
+fn run_kinfolk(c: &mut Criterion, rt: &Runtime, svc: &Kinfolk, f: &Requests, store: &str) {
     let (deep, deep_at) = rt.block_on(deep_cursor(svc, f, 0.9));
     let deep = &deep;
     note(format!(
@@ -137,10 +143,7 @@ fn run_kinfolk(c: &mut Criterion, rt: &Runtime, svc: &Kinfolk, f: &Fixture, stor
     }
     {
         let mut g = group(c, "get_profile_by_id");
-        let mut rng = workload_rng(1);
-        let ids: Vec<String> = (0..4096)
-            .map(|_| f.ids[f.pick(&mut rng)].to_string())
-            .collect();
+        let ids: Vec<String> = f.profile_ids.iter().map(UserId::to_string).collect();
         let ids = &ids;
         bench_async!(g, rt, "get_profile_by_id", store, |i| svc
             .get_profile(Some(f.viewer), &ids[i as usize % ids.len()]));
@@ -148,11 +151,7 @@ fn run_kinfolk(c: &mut Criterion, rt: &Runtime, svc: &Kinfolk, f: &Fixture, stor
     }
     {
         let mut g = group(c, "get_profile_by_username");
-        let mut rng = workload_rng(2);
-        let names: Vec<String> = (0..4096)
-            .map(|_| f.usernames[f.pick(&mut rng)].clone())
-            .collect();
-        let names = &names;
+        let names = &f.usernames;
         bench_async!(g, rt, "get_profile_by_username", store, |i| svc
             .get_profile(Some(f.viewer), &names[i as usize % names.len()]));
         g.finish();
@@ -187,10 +186,7 @@ fn run_kinfolk(c: &mut Criterion, rt: &Runtime, svc: &Kinfolk, f: &Fixture, stor
     }
     {
         let mut g = group(c, "relationships_100");
-        let mut rng = workload_rng(3);
-        let batches: Vec<Vec<kinfolk::UserId>> =
-            (0..64).map(|_| f.pick_ids(&mut rng, 100)).collect();
-        let batches = &batches;
+        let batches = &f.rel_batches;
         bench_async!(g, rt, "relationships_100", store, |i| svc
             .relationships(f.viewer, &batches[i as usize % batches.len()]));
         g.finish();
@@ -200,7 +196,7 @@ fn run_kinfolk(c: &mut Criterion, rt: &Runtime, svc: &Kinfolk, f: &Fixture, stor
         bench_async!(g, rt, "my_rooms_filter_l20", store, |_i| svc.my_rooms(
             f.viewer,
             RoomFilter {
-                name: Some(f.room_filter.to_string()),
+                name: Some(f.room_filter.clone()),
                 ..Default::default()
             },
             PageRequest::with_limit(20)
@@ -209,11 +205,7 @@ fn run_kinfolk(c: &mut Criterion, rt: &Runtime, svc: &Kinfolk, f: &Fixture, stor
     }
     {
         let mut g = group(c, "read_mix");
-        let ops: Vec<MixOp> = {
-            let mut rng = workload_rng(4);
-            (0..20_000).map(|_| mix_op(f, &mut rng)).collect()
-        };
-        let ops = &ops;
+        let ops = &f.mix;
         bench_async!(g, rt, "read_mix", store, |i| run_mix(
             svc,
             &ops[i as usize % ops.len()]
@@ -424,7 +416,7 @@ impl Floor for RedbBase {
 }
 
 /// The `OFFSET` anti-baseline for deep pages (SQLite only).
-fn run_sqlite_offset(c: &mut Criterion, b: &SqliteBase, f: &Fixture, store: &str) {
+fn run_sqlite_offset(c: &mut Criterion, b: &SqliteBase, f: &Requests, store: &str) {
     let (_, deep_offset) = b.deep_position(f.celebrity, 0.9);
     for limit in [20usize, 100] {
         let w = format!("followers_celebrity_deep90_l{limit}");
@@ -443,7 +435,7 @@ fn run_sqlite_offset(c: &mut Criterion, b: &SqliteBase, f: &Fixture, store: &str
 /// transaction opening the 2 tables a profile read needs vs the 14 the store
 /// opens for every job, and a user record decoded lean vs into `kinfolk::User`.
 /// (Not workloads of issue 7; the `diag_` rows of the report.)
-fn run_redb_diag(c: &mut Criterion, b: &RedbBase, f: &Fixture) {
+fn run_redb_diag(c: &mut Criterion, b: &RedbBase, f: &Requests) {
     for (w, all) in [
         ("diag_read_txn_2_tables", false),
         ("diag_read_txn_14_tables", true),
@@ -452,8 +444,7 @@ fn run_redb_diag(c: &mut Criterion, b: &RedbBase, f: &Fixture) {
         bench_sync!(g, w, "redb_base", |_i| b.diag_read_txn(all));
         g.finish();
     }
-    let mut rng = workload_rng(1);
-    let ids: Vec<UserId> = (0..4096).map(|_| f.ids[f.pick(&mut rng)]).collect();
+    let ids = &f.profile_ids;
     for (w, full) in [
         ("diag_user_decode_lean", false),
         ("diag_user_decode_full", true),
@@ -466,25 +457,21 @@ fn run_redb_diag(c: &mut Criterion, b: &RedbBase, f: &Fixture) {
 }
 
 /// A hand-written baseline on the same data as its store.
-fn run_base<B: Floor>(c: &mut Criterion, b: &B, f: &Fixture, store: &str) {
+fn run_base<B: Floor>(c: &mut Criterion, b: &B, f: &Requests, store: &str) {
     let (deep_seq, deep_offset) = b.deep_position(f.celebrity, 0.9);
     note(format!(
         "{store}: deep position seq {deep_seq}, offset {deep_offset}"
     ));
     {
         let mut g = group(c, "get_profile_by_id");
-        let mut rng = workload_rng(1);
-        let ids: Vec<UserId> = (0..4096).map(|_| f.ids[f.pick(&mut rng)]).collect();
+        let ids = &f.profile_ids;
         bench_sync!(g, "get_profile_by_id", store, |i| b
             .profile_by_id(f.viewer, ids[i as usize % ids.len()]));
         g.finish();
     }
     {
         let mut g = group(c, "get_profile_by_username");
-        let mut rng = workload_rng(2);
-        let names: Vec<String> = (0..4096)
-            .map(|_| f.usernames[f.pick(&mut rng)].clone())
-            .collect();
+        let names = &f.usernames;
         bench_sync!(g, "get_profile_by_username", store, |i| b
             .profile_by_username(f.viewer, &names[i as usize % names.len()]));
         g.finish();
@@ -517,8 +504,7 @@ fn run_base<B: Floor>(c: &mut Criterion, b: &B, f: &Fixture, store: &str) {
     }
     {
         let mut g = group(c, "relationships_100");
-        let mut rng = workload_rng(3);
-        let batches: Vec<Vec<UserId>> = (0..64).map(|_| f.pick_ids(&mut rng, 100)).collect();
+        let batches = &f.rel_batches;
         bench_sync!(g, "relationships_100", store, |i| b
             .relationships(f.viewer, &batches[i as usize % batches.len()]));
         g.finish();
@@ -527,17 +513,14 @@ fn run_base<B: Floor>(c: &mut Criterion, b: &B, f: &Fixture, store: &str) {
         let mut g = group(c, "my_rooms_filter_l20");
         bench_sync!(g, "my_rooms_filter_l20", store, |_i| b.my_rooms(
             f.viewer,
-            f.room_filter,
+            &f.room_filter,
             20
         ));
         g.finish();
     }
     {
         let mut g = group(c, "read_mix");
-        let ops: Vec<MixOp> = {
-            let mut rng = workload_rng(4);
-            (0..20_000).map(|_| mix_op(f, &mut rng)).collect()
-        };
+        let ops = &f.mix;
         bench_sync!(g, "read_mix", store, |i| run_mix_base(
             b,
             &ops[i as usize % ops.len()]
@@ -578,6 +561,12 @@ fn rand_suffix() -> u64 {
 }
 
 fn benches(c: &mut Criterion) {
+    let rt = runtime();
+    if let Some(dir) = prebuilt_dir() {
+        let users = bench_prebuilt(c, &rt, &dir);
+        write_report("workloads", users);
+        return;
+    }
     let n = bench_users();
     let t = Instant::now();
     let ds = Dataset::generate(n, bench_seed());
@@ -592,7 +581,6 @@ fn benches(c: &mut Criterion) {
         ds.blocks.len(),
         t.elapsed().as_secs_f64()
     ));
-    let rt = runtime();
 
     if store_enabled("memory") {
         let store: Arc<dyn Store> = Arc::new(kinfolk_memory::MemoryStore::new());
@@ -601,59 +589,112 @@ fn benches(c: &mut Criterion) {
             .expect("service");
         let f = rt.block_on(build(&svc, &ds, "memory"));
         run_kinfolk(c, &rt, &svc, &f, "memory");
+        note(format!(
+            "memory: process peak RSS {} MiB after the memory store's runs",
+            peak_rss_kib().unwrap_or(0) >> 10
+        ));
     }
 
     if store_enabled("sqlite") || store_enabled("sqlite_base") {
         let dir = Scratch::new("sqlite");
-        let path = dir.path("kinfolk.db");
+        let path = dir.path(SQLITE_FILE);
         let sq = kinfolk_sqlite::open(&path).expect("open sqlite store");
         let store: Arc<dyn Store> = sq;
         let svc = rt
             .block_on(Kinfolk::builder(store).build())
             .expect("service");
         let f = rt.block_on(build(&svc, &ds, "sqlite"));
-        if let Ok(m) = std::fs::metadata(&path) {
-            note(format!(
-                "sqlite: database file {} MiB (+WAL)",
-                m.len() >> 20
-            ));
-        }
-        if store_enabled("sqlite") {
-            run_kinfolk(c, &rt, &svc, &f, "sqlite");
-        }
-        if store_enabled("sqlite_base") {
-            let b = SqliteBase::open(&path, true);
-            run_base(c, &b, &f, "sqlite_base");
-            run_sqlite_offset(c, &b, &f, "sqlite_base_offset");
-        }
-        drop(svc);
+        run_sqlite(c, &rt, svc, &path, &f);
     }
 
     if store_enabled("redb") || store_enabled("redb_base") {
         let dir = Scratch::new("redb");
-        let path = dir.path("kinfolk.redb");
+        let path = dir.path(REDB_FILE);
         let store: Arc<dyn Store> = kinfolk_redb::open(&path).expect("open redb store");
         let svc = rt
             .block_on(Kinfolk::builder(store).build())
             .expect("service");
         let f = rt.block_on(build(&svc, &ds, "redb"));
-        if let Ok(m) = std::fs::metadata(&path) {
-            note(format!("redb: database file {} MiB", m.len() >> 20));
-        }
-        if store_enabled("redb") {
-            run_kinfolk(c, &rt, &svc, &f, "redb");
-        }
-        // redb locks its file: the baseline opens it once the store is closed
-        // (dropping the last handle joins the store's threads and closes it).
-        drop(svc);
-        if store_enabled("redb_base") {
-            let b = RedbBase::open(&path, f.viewer);
-            run_base(c, &b, &f, "redb_base");
-            run_redb_diag(c, &b, &f);
-        }
+        run_redb(c, &rt, svc, &path, &f);
     }
 
-    write_report("workloads");
+    write_report("workloads", n);
+}
+
+/// Runs the SQLite and/or redb workloads on a prebuilt dataset; returns its user count.
+///
+/// Writes land in the prebuilt file: each run registers a few thousand
+/// extra users (run-unique names) and renames the actor; follow toggles come
+/// in pairs and leave the graph as it was.
+fn bench_prebuilt(c: &mut Criterion, rt: &Runtime, dir: &Path) -> usize {
+    let f = Requests::load(dir).expect("read fixture.json of the prebuilt dataset");
+    note(format!(
+        "prebuilt dataset {}: {} users, {} follows (KINFOLK_BENCH_OPEN)",
+        dir.display(),
+        f.users,
+        f.follows
+    ));
+    let sqlite = dir.join(SQLITE_FILE);
+    if sqlite.exists() && (store_enabled("sqlite") || store_enabled("sqlite_base")) {
+        let t = Instant::now();
+        let store: Arc<dyn Store> = kinfolk_sqlite::open(&sqlite).expect("open sqlite store");
+        let svc = rt
+            .block_on(Kinfolk::builder(store).build())
+            .expect("service");
+        note(format!(
+            "sqlite: opened in {:.2}s",
+            t.elapsed().as_secs_f64()
+        ));
+        run_sqlite(c, rt, svc, &sqlite, &f);
+    }
+    let redb = dir.join(REDB_FILE);
+    if redb.exists() && (store_enabled("redb") || store_enabled("redb_base")) {
+        let t = Instant::now();
+        let store: Arc<dyn Store> = kinfolk_redb::open(&redb).expect("open redb store");
+        let svc = rt
+            .block_on(Kinfolk::builder(store).build())
+            .expect("service");
+        note(format!("redb: opened in {:.2}s", t.elapsed().as_secs_f64()));
+        run_redb(c, rt, svc, &redb, &f);
+    }
+    f.users
+}
+
+/// The SQLite store's workloads, then its hand-written floor and the
+/// `OFFSET` anti-baseline on the same file.
+fn run_sqlite(c: &mut Criterion, rt: &Runtime, svc: Kinfolk, path: &Path, f: &Requests) {
+    if let Ok(m) = std::fs::metadata(path) {
+        note(format!(
+            "sqlite: database file {} MiB (+WAL)",
+            m.len() >> 20
+        ));
+    }
+    if store_enabled("sqlite") {
+        run_kinfolk(c, rt, &svc, f, "sqlite");
+    }
+    if store_enabled("sqlite_base") {
+        let b = SqliteBase::open(path, true);
+        run_base(c, &b, f, "sqlite_base");
+        run_sqlite_offset(c, &b, f, "sqlite_base_offset");
+    }
+}
+
+/// The redb store's workloads, then its raw-redb floor on the same file.
+fn run_redb(c: &mut Criterion, rt: &Runtime, svc: Kinfolk, path: &Path, f: &Requests) {
+    if let Ok(m) = std::fs::metadata(path) {
+        note(format!("redb: database file {} MiB", m.len() >> 20));
+    }
+    if store_enabled("redb") {
+        run_kinfolk(c, rt, &svc, f, "redb");
+    }
+    // redb locks its file: the baseline opens it once the store is closed
+    // (dropping the last handle joins the store's threads and closes it).
+    drop(svc);
+    if store_enabled("redb_base") {
+        let b = RedbBase::open(path, f.viewer);
+        run_base(c, &b, f, "redb_base");
+        run_redb_diag(c, &b, f);
+    }
 }
 
 criterion_group!(workloads, benches);

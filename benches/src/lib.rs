@@ -60,6 +60,22 @@ pub fn store_enabled(name: &str) -> bool {
     }
 }
 
+/// File name of the SQLite store in a dataset directory (`kinfolk-scale build`).
+pub const SQLITE_FILE: &str = "kinfolk.db";
+/// File name of the redb store in a dataset directory.
+pub const REDB_FILE: &str = "kinfolk.redb";
+
+/// `KINFOLK_BENCH_OPEN=<dir>`: the benches measure the store that
+/// `kinfolk-scale build` left in `<dir>` (with its `fixture.json`, see
+/// [`work::Requests`]) instead of generating and importing a dataset. This is
+/// how the 1M-user rows are taken: importing 1M users and 20M follows takes
+/// 15–40 minutes here, too long to repeat per bench run.
+pub fn prebuilt_dir() -> Option<PathBuf> {
+    std::env::var_os("KINFOLK_BENCH_OPEN")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 /// A scratch directory for database files: `KINFOLK_BENCH_DIR`, else
 /// `$CARGO_TARGET_DIR/kinfolk-bench`, else the system temp dir.
 pub fn scratch_dir() -> PathBuf {

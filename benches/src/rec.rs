@@ -98,8 +98,7 @@ fn fmt_d(d: Duration) -> String {
 
 /// Writes a Markdown report (p50, p99, ops/s, n) of everything recorded, and
 /// the notes, to `<scratch>/results/<bench>-<users>.md`, and prints it.
-pub fn write_report(bench: &str) {
-    let users = crate::bench_users();
+pub fn write_report(bench: &str, users: usize) {
     let mut out = String::new();
     out.push_str(&format!(
         "# {bench}: {users} users, seed {:#x}\n\n",

@@ -1,12 +1,14 @@
 //! Workload inputs: who acts, on whom, with which cursor — chosen once per
 //! dataset so every store and baseline is measured on the same requests.
 
+use std::path::Path;
+
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use kinfolk::{Kinfolk, PageRequest, UserId};
 
-use crate::dataset::{Dataset, Zipf};
+use crate::dataset::{Dataset, Zipf, workload_rng};
 use crate::load::Loaded;
 
 /// Exponent of the Zipf law that picks "which user" in read workloads.
@@ -96,11 +98,87 @@ impl Fixture {
     }
 }
 
+/// The requests every harness sends, chosen once per dataset from its
+/// [`Fixture`] (same seeds, so every store and baseline gets the same ones).
+/// `kinfolk-scale build` saves them as `fixture.json` next to a prebuilt
+/// store, so a later process (the `workloads` bench with `KINFOLK_BENCH_OPEN`,
+/// or `kinfolk-scale query`) can measure that store without the generator.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Requests {
+    pub users: usize,
+    pub follows: u64,
+    pub celebrity: UserId,
+    pub celebrity_followers: usize,
+    pub viewer: UserId,
+    pub actor: UserId,
+    pub ordinary: UserId,
+    /// 4,096 profile targets, Zipf-skewed.
+    pub profile_ids: Vec<UserId>,
+    /// 4,096 folded usernames, Zipf-skewed.
+    pub usernames: Vec<String>,
+    /// 64 batches of 100 ids for `relationships`.
+    pub rel_batches: Vec<Vec<UserId>>,
+    /// 20,000 read-mix operations.
+    pub mix: Vec<MixOp>,
+    /// Substring for the `my_rooms` name filter.
+    #[serde(default = "default_room_filter")]
+    pub room_filter: String,
+}
+
+fn default_room_filter() -> String {
+    "club".into()
+}
+
+impl Requests {
+    /// Draws every request list from `f` (`follows`: how many the load added).
+    pub fn new(f: &Fixture, follows: u64) -> Requests {
+        let mut rng = workload_rng(1);
+        let profile_ids = (0..4096).map(|_| f.ids[f.pick(&mut rng)]).collect();
+        let mut rng = workload_rng(2);
+        let usernames = (0..4096)
+            .map(|_| f.usernames[f.pick(&mut rng)].clone())
+            .collect();
+        let mut rng = workload_rng(3);
+        let rel_batches = (0..64).map(|_| f.pick_ids(&mut rng, 100)).collect();
+        let mut rng = workload_rng(4);
+        let mix = (0..20_000).map(|_| mix_op(f, &mut rng)).collect();
+        Requests {
+            users: f.n,
+            follows,
+            celebrity: f.celebrity,
+            celebrity_followers: f.celebrity_followers,
+            viewer: f.viewer,
+            actor: f.actor,
+            ordinary: f.ordinary,
+            profile_ids,
+            usernames,
+            rel_batches,
+            mix,
+            room_filter: f.room_filter.to_string(),
+        }
+    }
+
+    /// Reads `<dir>/fixture.json`.
+    pub fn load(dir: &Path) -> std::io::Result<Requests> {
+        let bytes = std::fs::read(dir.join(FIXTURE_FILE))?;
+        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+    }
+
+    /// Writes `<dir>/fixture.json`.
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join(FIXTURE_FILE), bytes)
+    }
+}
+
+/// Where [`Requests`] live next to a prebuilt store.
+pub const FIXTURE_FILE: &str = "fixture.json";
+
 /// Walks the celebrity's followers (as the viewer, 100 per page) to the page
 /// that starts ~`frac` into the list; returns its cursor and how many rows
 /// precede it.
-pub async fn deep_cursor(svc: &Kinfolk, f: &Fixture, frac: f64) -> (String, usize) {
-    let target = (f.celebrity_followers as f64 * frac) as usize;
+pub async fn deep_cursor(svc: &Kinfolk, r: &Requests, frac: f64) -> (String, usize) {
+    let target = (r.celebrity_followers as f64 * frac) as usize;
     let mut seen = 0;
     let mut cursor: Option<String> = None;
     loop {
@@ -110,7 +188,7 @@ pub async fn deep_cursor(svc: &Kinfolk, f: &Fixture, frac: f64) -> (String, usiz
             None => PageRequest::with_limit(step),
         };
         let page = svc
-            .followers(Some(f.viewer), f.celebrity, req)
+            .followers(Some(r.viewer), r.celebrity, req)
             .await
             .expect("followers page");
         seen += page.items.len();

@@ -14,33 +14,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use kinfolk::{FollowAction, Kinfolk, NewUser, PageRequest, RoomFilter, Store, UserId};
-use kinfolk_benches::dataset::{Dataset, workload_rng};
+use kinfolk::{FollowAction, Kinfolk, NewUser, PageRequest, RoomFilter, Store};
+use kinfolk_benches::dataset::Dataset;
 use kinfolk_benches::load::load;
 use kinfolk_benches::sqlite_base::SqliteBase;
-use kinfolk_benches::work::{Fixture, MixOp, deep_cursor, mix_op, run_mix};
-use kinfolk_benches::{bench_seed, peak_rss_kib, rss_kib};
-
-#[derive(Serialize, Deserialize)]
-struct Slim {
-    users: usize,
-    follows: u64,
-    celebrity: UserId,
-    celebrity_followers: usize,
-    viewer: UserId,
-    actor: UserId,
-    ordinary: UserId,
-    profile_ids: Vec<UserId>,
-    usernames: Vec<String>,
-    rel_batches: Vec<Vec<UserId>>,
-    mix: Vec<MixOp>,
-}
+use kinfolk_benches::work::{FIXTURE_FILE, Fixture, Requests, deep_cursor, run_mix};
+use kinfolk_benches::{REDB_FILE, SQLITE_FILE, bench_seed, peak_rss_kib, rss_kib};
 
 fn open(kind: &str, dir: &Path) -> Arc<dyn Store> {
     match kind {
-        "sqlite" => kinfolk_sqlite::open(dir.join("kinfolk.db")).expect("open sqlite"),
+        "sqlite" => kinfolk_sqlite::open(dir.join(SQLITE_FILE)).expect("open sqlite"),
         "redb" => {
             // `KINFOLK_SCALE_REDB_CACHE_MIB` sets redb's page cache (default:
             // redb's own, up to 1 GiB, which the RSS figure then includes).
@@ -51,7 +34,7 @@ fn open(kind: &str, dir: &Path) -> Arc<dyn Store> {
             {
                 options = options.cache_size(mib << 20);
             }
-            kinfolk_redb::open_with(dir.join("kinfolk.redb"), options).expect("open redb")
+            kinfolk_redb::open_with(dir.join(REDB_FILE), options).expect("open redb")
         }
         other => panic!("unknown store {other} (sqlite, redb)"),
     }
@@ -63,6 +46,14 @@ fn mib(kib: Option<u64>) -> String {
 }
 
 async fn build(kind: &str, dir: &Path, users: usize) {
+    // One dataset per directory: its fixture.json names the ids of one store.
+    if dir.join(FIXTURE_FILE).exists() {
+        eprintln!(
+            "{} already holds a dataset ({FIXTURE_FILE}); use an empty directory",
+            dir.display()
+        );
+        std::process::exit(2);
+    }
     std::fs::create_dir_all(dir).expect("dir");
     let t = Instant::now();
     let ds = Dataset::generate(users, bench_seed());
@@ -87,35 +78,9 @@ async fn build(kind: &str, dir: &Path, users: usize) {
         loaded.rest_time.as_secs_f64(),
         t.elapsed().as_secs_f64()
     );
-    let f = Fixture::new(&ds, &loaded);
-    let mut rng = workload_rng(1);
-    let profile_ids = (0..4096).map(|_| f.ids[f.pick(&mut rng)]).collect();
-    let mut rng = workload_rng(2);
-    let usernames = (0..4096)
-        .map(|_| f.usernames[f.pick(&mut rng)].clone())
-        .collect();
-    let mut rng = workload_rng(3);
-    let rel_batches = (0..64).map(|_| f.pick_ids(&mut rng, 100)).collect();
-    let mut rng = workload_rng(4);
-    let mix = (0..20_000).map(|_| mix_op(&f, &mut rng)).collect();
-    let slim = Slim {
-        users,
-        follows: loaded.follows_added,
-        celebrity: f.celebrity,
-        celebrity_followers: f.celebrity_followers,
-        viewer: f.viewer,
-        actor: f.actor,
-        ordinary: f.ordinary,
-        profile_ids,
-        usernames,
-        rel_batches,
-        mix,
-    };
-    std::fs::write(
-        dir.join("fixture.json"),
-        serde_json::to_vec(&slim).expect("json"),
-    )
-    .expect("write fixture");
+    Requests::new(&Fixture::new(&ds, &loaded), loaded.follows_added)
+        .save(dir)
+        .expect("write fixture.json");
     drop(svc);
     let size: u64 = std::fs::read_dir(dir)
         .map(|rd| {
@@ -174,9 +139,7 @@ macro_rules! run {
 
 async fn query(kind: &str, dir: &Path, iters: usize) {
     println!("before open: RSS {}", mib(rss_kib()));
-    let slim: Slim =
-        serde_json::from_slice(&std::fs::read(dir.join("fixture.json")).expect("fixture"))
-            .expect("fixture json");
+    let slim = Requests::load(dir).expect("read fixture.json");
     let t = Instant::now();
     let store = open(kind, dir);
     let svc = Kinfolk::builder(store).build().await.expect("service");
@@ -188,21 +151,8 @@ async fn query(kind: &str, dir: &Path, iters: usize) {
         mib(rss_kib())
     );
     let v = slim.viewer;
-    let fx = Fixture {
-        n: slim.users,
-        ids: Vec::new(),
-        usernames: Vec::new(),
-        perm: Vec::new(),
-        celebrity: slim.celebrity,
-        celebrity_followers: slim.celebrity_followers,
-        viewer: v,
-        actor: slim.actor,
-        ordinary: slim.ordinary,
-        zipf: kinfolk_benches::dataset::Zipf::new(2, 0.5),
-        room_filter: "club",
-    };
     let t = Instant::now();
-    let (deep, at) = deep_cursor(&svc, &fx, 0.9).await;
+    let (deep, at) = deep_cursor(&svc, &slim, 0.9).await;
     println!(
         "deep cursor at {at} of {} followers, walked in {:.1}s",
         slim.celebrity_followers,
@@ -246,7 +196,7 @@ async fn query(kind: &str, dir: &Path, iters: usize) {
     run!("my_rooms_filter_l20", iters, |_i| svc.my_rooms(
         v,
         RoomFilter {
-            name: Some("club".into()),
+            name: Some(slim.room_filter.clone()),
             ..Default::default()
         },
         PageRequest::with_limit(20)
@@ -281,7 +231,7 @@ async fn query(kind: &str, dir: &Path, iters: usize) {
     if kind == "sqlite" {
         // Same-process floor and anti-baseline on the same file, after the
         // RSS figure above (their page cache is not the store's).
-        let base = SqliteBase::open(&dir.join("kinfolk.db"), true);
+        let base = SqliteBase::open(&dir.join(SQLITE_FILE), true);
         let (seq, offset) = base.deep_position(slim.celebrity, 0.9);
         println!(
             "\nhand-written rusqlite on the same file (deep page at offset {offset}):\n\n\
