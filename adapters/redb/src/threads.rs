@@ -1,6 +1,7 @@
 //! The store's own threads: one writer and a small pool of readers.
 //!
-//! Jobs reach them over `std::sync::mpsc` channels; each answer goes back
+//! Jobs reach them over channels (`std::sync::mpsc` to the writer, a
+//! multi-consumer `crossbeam_channel` to the readers); each answer goes back
 //! over a `futures_channel::oneshot`, whose receiver is a plain future that
 //! completes under any executor. No async runtime is used or assumed, and no
 //! blocking call ever runs on the caller's executor.
@@ -22,8 +23,8 @@
 //! is gone.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use futures_channel::oneshot;
@@ -49,7 +50,7 @@ type ReadMsg = (ReadJob, oneshot::Sender<Result<Boxed>>);
 /// The writer and reader threads of one open database.
 pub(crate) struct Workers {
     writer: Option<Sender<WriteMsg>>,
-    readers: Option<Sender<ReadMsg>>,
+    readers: Option<crossbeam_channel::Sender<ReadMsg>>,
     threads: Vec<JoinHandle<()>>,
     db: Option<Arc<Database>>,
 }
@@ -72,8 +73,7 @@ impl Workers {
         })?);
         workers.writer = Some(write_tx);
 
-        let (read_tx, read_rx) = mpsc::channel();
-        let read_rx = Arc::new(Mutex::new(read_rx));
+        let (read_tx, read_rx) = crossbeam_channel::unbounded();
         for i in 0..read_threads.max(1) {
             let (reader_db, rx) = (db.clone(), read_rx.clone());
             workers
@@ -245,11 +245,10 @@ fn not_durable(why: &str) -> kinfolk::Error {
     ))
 }
 
-fn reader_loop(db: &Database, rx: &Mutex<Receiver<ReadMsg>>) {
-    loop {
-        // Hold the lock only while waiting: the next idle reader takes the next job.
-        let msg = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok((job, reply)) = msg else { return };
+fn reader_loop(db: &Database, rx: &crossbeam_channel::Receiver<ReadMsg>) {
+    // Every idle reader waits on the same queue; a job wakes one of them.
+    // The loop ends when the store drops the sending side.
+    while let Ok((job, reply)) = rx.recv() {
         let _ = reply.send(guarded("read", || run_read(db, job)));
     }
 }

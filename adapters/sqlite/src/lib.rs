@@ -56,8 +56,9 @@ mod tx;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -205,7 +206,7 @@ impl SqliteStore {
         readers: Vec<rusqlite::Connection>,
         path: Option<PathBuf>,
     ) -> Result<Self> {
-        let (writes, write_queue) = mpsc::channel();
+        let (writes, write_queue) = crossbeam_channel::unbounded();
         let mut store = Self {
             path,
             writes: Some(writes.clone()),
@@ -216,8 +217,7 @@ impl SqliteStore {
         if readers.is_empty() {
             store.reads = Some(writes);
         } else {
-            let (reads, read_queue) = mpsc::channel();
-            let read_queue = Arc::new(Mutex::new(read_queue));
+            let (reads, read_queue) = crossbeam_channel::unbounded();
             store.reads = Some(reads);
             for (n, conn) in readers.into_iter().enumerate() {
                 // On an error `store` drops here, which stops the threads started so far.

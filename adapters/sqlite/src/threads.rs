@@ -3,7 +3,8 @@
 //! One writer thread owns the only write connection. Reader threads each own
 //! a read-only connection and take read jobs from one shared queue, each in
 //! its own snapshot (`BEGIN DEFERRED … ROLLBACK`), so reads proceed while a
-//! write runs (WAL). Jobs arrive over std channels and their results go back
+//! write runs (WAL). Jobs arrive over `crossbeam_channel` queues (the read
+//! queue has one consumer per reader) and their results go back
 //! over a `futures-channel` oneshot, which any executor can await: nothing
 //! here depends on an async runtime, and no blocking work runs on the
 //! caller's executor.
@@ -23,10 +24,9 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
+use crossbeam_channel::{Receiver, Sender};
 use futures_channel::oneshot;
 use kinfolk::store::{Boxed, ReadJob, WriteJob};
 use kinfolk::{Error, Result};
@@ -91,13 +91,12 @@ pub(crate) fn spawn_writer(conn: Connection, jobs: Receiver<Job>) -> Result<Join
 pub(crate) fn spawn_reader(
     n: usize,
     conn: Connection,
-    jobs: Arc<Mutex<Receiver<Job>>>,
+    jobs: Receiver<Job>,
 ) -> Result<JoinHandle<()>> {
     spawn(format!("kinfolk-sqlite-reader-{n}"), move || {
         loop {
-            // Hold the queue only while taking one job.
-            let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
-            match job {
+            // Every idle reader waits on the same queue; a job wakes one of them.
+            match jobs.recv() {
                 Ok(Job::Read(job, reply)) => serve_read(&conn, job, reply),
                 // Never sent to readers; refuse rather than write on a reader.
                 Ok(Job::Write(_, reply)) => {
