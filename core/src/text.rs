@@ -1,8 +1,8 @@
 //! Text rules shared by the profile fields and by search: NFC, control
 //! characters, bidi controls, and the case/accent folding used for matching.
 
-use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::error::{Error, Result};
 
@@ -19,7 +19,7 @@ pub(crate) fn single_line(
     min: usize,
     max: usize,
 ) -> Result<String> {
-    let text: String = raw.trim().nfc().collect();
+    let text = nfc(raw.trim());
     check_chars(field, &text, false)?;
     check_len(field, &text, min, max)?;
     Ok(text)
@@ -28,10 +28,23 @@ pub(crate) fn single_line(
 /// Like [`single_line`] but newlines are allowed (`\r\n` and `\r` become `\n`).
 pub(crate) fn multi_line(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String> {
     let unified = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let text: String = unified.trim().nfc().collect();
+    let text = nfc(unified.trim());
     check_chars(field, &text, true)?;
     check_len(field, &text, min, max)?;
     Ok(text)
+}
+
+/// `text` in NFC. Text the quick check proves already normalised (ASCII, most
+/// input, and every stored value, which is validated again on each decode)
+/// is copied as it is: normalising decomposes and recomposes every
+/// character, the check is one pass without allocation. The result is the
+/// same either way.
+fn nfc(text: &str) -> String {
+    if text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        text.to_owned()
+    } else {
+        text.nfc().collect()
+    }
 }
 
 fn check_chars(field: &'static str, text: &str, newlines: bool) -> Result<()> {
@@ -97,4 +110,29 @@ pub fn words(folded: &str) -> impl Iterator<Item = &str> {
     folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nfc_fast_path_gives_what_normalising_gives() {
+        for s in [
+            "",
+            "Ada Lovelace",
+            "José",            // precomposed: already NFC
+            "Jose\u{301}",     // combining acute: becomes "José"
+            "\u{212B}ngström", // ANGSTROM SIGN: NFC maps it to Å
+            "Ελένη Παπαδοπούλου",
+            "Дми́трий", // combining accent with no precomposed form
+            "김민준",
+            "\u{1100}\u{1161}", // conjoining jamo: compose to 가
+            "جواهر آل سلان",
+            "e\u{301}\u{327}", // two marks, canonical reordering
+        ] {
+            assert_eq!(nfc(s), s.nfc().collect::<String>(), "{s:?}");
+        }
+        assert_eq!(nfc("Jose\u{301}"), "Jos\u{e9}");
+    }
 }
