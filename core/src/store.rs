@@ -61,6 +61,25 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// everything the job did when it returns `Err` (returning that error).
     /// A failed commit MUST return `Err` and leave no partial state.
     async fn write(&self, job: WriteJob) -> Result<Boxed>;
+
+    /// Waits until every write that a read may already have observed is
+    /// durable.
+    ///
+    /// A store whose commits become visible only once they are durable (the
+    /// SQLite store, the memory store) has nothing to wait for: the default
+    /// returns at once. A store that lets readers see a commit before it is
+    /// synced — the redb store's group commit does, for the jobs of a group
+    /// before its last — MUST wait here for that sync. The search index
+    /// calls this before it applies what it read, so that it never persists
+    /// a state that a crash can still take back from the store (after which
+    /// the store would reuse those feed sequences for other events, and the
+    /// index, claiming to be caught up, would keep the lost state).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the store cannot make those writes durable.
+    async fn await_durable(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads available inside any transaction.

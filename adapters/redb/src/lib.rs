@@ -276,4 +276,17 @@ impl Store for RedbStore {
     async fn write(&self, job: WriteJob) -> Result<Boxed> {
         self.workers.write(job).await
     }
+
+    /// With [`Durability::Immediate`], waits for the group commit in flight,
+    /// if any: its first jobs are visible before the group's one sync. Returns
+    /// at once when no group is in flight (every visible commit is durable).
+    /// With [`Durability::None`] nothing is durable before [`RedbStore::sync`];
+    /// the store does not force a sync here (that would undo the mode).
+    async fn await_durable(&self) -> Result<()> {
+        if self.durability == Durability::Immediate && self.workers.group_in_flight() {
+            self.workers.sync().await
+        } else {
+            Ok(())
+        }
+    }
 }

@@ -24,6 +24,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
 
@@ -50,6 +51,9 @@ type ReadMsg = (ReadJob, oneshot::Sender<Result<Boxed>>);
 /// The writer and reader threads of one open database.
 pub(crate) struct Workers {
     writer: Option<Sender<WriteMsg>>,
+    /// Set by the writer while a group has commits that are visible but not
+    /// yet durable (see [`run_group`]).
+    in_flight: Arc<AtomicBool>,
     readers: Option<crossbeam_channel::Sender<ReadMsg>>,
     threads: Vec<JoinHandle<()>>,
     db: Option<Arc<Database>>,
@@ -64,12 +68,14 @@ impl Workers {
             readers: None,
             threads: Vec::new(),
             db: Some(db.clone()),
+            in_flight: Arc::new(AtomicBool::new(false)),
         };
 
         let (write_tx, write_rx) = mpsc::channel();
         let writer_db = db.clone();
+        let in_flight = workers.in_flight.clone();
         workers.threads.push(spawn("kinfolk-redb-writer", move || {
-            writer_loop(&writer_db, durability, &write_rx)
+            writer_loop(&writer_db, durability, &write_rx, &in_flight)
         })?);
         workers.writer = Some(write_tx);
 
@@ -101,6 +107,11 @@ impl Workers {
         let (tx, rx) = oneshot::channel();
         self.send_write(WriteMsg::Job(job, tx))?;
         rx.await.unwrap_or_else(|_| Err(worker_gone()))
+    }
+
+    /// Whether a group commit has visible commits that are not durable yet.
+    pub(crate) fn group_in_flight(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Makes every commit so far durable.
@@ -151,7 +162,12 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
 /// The most write jobs one durable commit covers (see [`run_group`]).
 const MAX_GROUP: usize = 64;
 
-fn writer_loop(db: &Database, durability: Durability, rx: &Receiver<WriteMsg>) {
+fn writer_loop(
+    db: &Database,
+    durability: Durability,
+    rx: &Receiver<WriteMsg>,
+    in_flight: &AtomicBool,
+) {
     while let Ok(first) = rx.recv() {
         // Whatever else is already waiting joins the group; nothing waits for more.
         let mut group = vec![first];
@@ -162,7 +178,7 @@ fn writer_loop(db: &Database, durability: Durability, rx: &Receiver<WriteMsg>) {
             }
         }
         match durability {
-            Durability::Immediate => run_group(db, group),
+            Durability::Immediate => run_group(db, group, in_flight),
             Durability::None => {
                 for msg in group {
                     match msg {
@@ -190,8 +206,19 @@ fn writer_loop(db: &Database, durability: Durability, rx: &Receiver<WriteMsg>) {
 /// until then, so no job is acknowledged before it is on disk; a crash
 /// before that point loses only unacknowledged jobs. Each job still commits
 /// or rolls back on its own, so a failing job takes none of the others with it.
-fn run_group(db: &Database, group: Vec<WriteMsg>) {
+///
+/// Readers can see a job's commit before the group's sync; `in_flight` says
+/// so from before the first such commit until the sync is done, so that
+/// [`kinfolk::Store::await_durable`] knows when to wait.
+fn run_group(db: &Database, group: Vec<WriteMsg>, in_flight: &AtomicBool) {
     let last_job = group.iter().rposition(|m| matches!(m, WriteMsg::Job(..)));
+    let jobs = group
+        .iter()
+        .filter(|m| matches!(m, WriteMsg::Job(..)))
+        .count();
+    if jobs > 1 {
+        in_flight.store(true, Ordering::SeqCst);
+    }
     let mut answers = Vec::with_capacity(group.len());
     // Whether a commit is not yet covered by a durable one.
     let mut pending = false;
@@ -218,6 +245,7 @@ fn run_group(db: &Database, group: Vec<WriteMsg>) {
     } else {
         Ok(())
     };
+    in_flight.store(false, Ordering::SeqCst);
     for answer in answers {
         match (answer, &durable) {
             (Answer::Job(reply, out), Ok(())) => {

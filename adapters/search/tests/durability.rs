@@ -318,3 +318,35 @@ async fn a_second_open_of_the_same_directory_is_refused_not_wiped() {
     assert_eq!(again.applied_seq().await.unwrap(), 9);
     assert_eq!(ids(&again, "karl").await, vec![d.id]);
 }
+
+#[tokio::test]
+async fn an_index_ahead_of_its_store_is_rebuilt_when_the_service_opens() {
+    use std::sync::Arc;
+    // The store has one user (feed sequence 1); the index claims sequence 50
+    // and holds a user the store never had: it saw commits the store lost.
+    let store: Arc<dyn kinfolk::Store> = Arc::new(kinfolk_memory::MemoryStore::new());
+    let plain = kinfolk::Kinfolk::builder(store.clone())
+        .build()
+        .await
+        .unwrap();
+    let real = plain
+        .register(kinfolk::NewUser::new("real_user", "Rhea Real").unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let index = Arc::new(TantivyIndex::open_with(dir.path(), manual()).unwrap());
+    apply(&index, vec![doc("ghost_user", "Gus Ghost")], 50).await;
+    index.refresh().await.unwrap();
+
+    let _svc = kinfolk::Kinfolk::builder(store)
+        .search(index.clone())
+        .build()
+        .await
+        .unwrap();
+    assert!(
+        ids(&index, "ghost").await.is_empty(),
+        "the lost state is gone"
+    );
+    assert_eq!(ids(&index, "real").await, vec![real.id]);
+    assert_eq!(index.applied_seq().await.unwrap(), 1);
+}

@@ -58,9 +58,14 @@ impl Kinfolk {
     }
 
     /// Catches the index up on open: a full rebuild when it has applied
-    /// nothing yet, otherwise from its last applied feed sequence.
+    /// nothing yet, or claims a feed position the store has not reached (the
+    /// store lost commits the index had seen — possible only with a store
+    /// opened in a non-durable mode; the store would reuse those sequences
+    /// for other events), otherwise from its last applied feed sequence.
     pub(super) async fn open_search(&self) -> Result<()> {
-        if self.index()?.applied_seq().await? == 0 {
+        let applied = self.index()?.applied_seq().await?;
+        let last = self.rd(|tx| tx.last_seq()).await?;
+        if applied == 0 || applied > last {
             self.rebuild_search_index().await
         } else {
             self.sync_search().await
@@ -101,7 +106,12 @@ impl Kinfolk {
                 })
                 .await?;
             match batch {
-                Some(b) => index.apply(b).await?,
+                Some(b) => {
+                    // The batch may reflect commits the store has not made
+                    // durable yet; the index must not persist them first.
+                    self.inner.store.await_durable().await?;
+                    index.apply(b).await?;
+                }
                 None => return Ok(()),
             }
         }
@@ -136,6 +146,10 @@ impl Kinfolk {
                     })
                     .await?;
             }
+            // Until this batch the index claims no position (a crash before it
+            // means a rebuild on open); the documents it claims to reflect
+            // must be durable in the store first.
+            self.inner.store.await_durable().await?;
             index
                 .apply(IndexBatch {
                     upto_seq: upto,
