@@ -13,16 +13,26 @@ impl Kinfolk {
     /// Up to `limit` (1–1000) committed changes with a sequence number above
     /// `after`, in order. Hosts drive feeds and notifications from it.
     ///
+    /// Every event returned is durable: with a store that lets reads see a
+    /// commit before its sync, this waits for the sync
+    /// ([`Store::await_durable`](crate::Store::await_durable)), so a crash
+    /// cannot take back an event a host has seen and give its sequence
+    /// number to another.
+    ///
     /// # Errors
-    /// `Validation` (`limit`).
+    /// `Validation` (`limit`); `Storage`.
     pub async fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<ChangeEvent>> {
         if limit == 0 || limit > MAX_CHANGES {
             return Err(Error::validation("limit", "must be 1–1000"));
         }
         let span = tracing::info_span!("changes_since", after);
-        self.rd(move |tx| tx.changes_since(after, limit))
-            .instrument(span)
-            .await
+        async move {
+            let events = self.rd(move |tx| tx.changes_since(after, limit)).await?;
+            self.inner.store.await_durable().await?;
+            Ok(events)
+        }
+        .instrument(span)
+        .await
     }
 
     /// The sequence number of the last committed change (0 when none).
@@ -30,7 +40,10 @@ impl Kinfolk {
     /// # Errors
     /// `Storage`.
     pub async fn last_change_seq(&self) -> Result<u64> {
-        self.rd(|tx| tx.last_seq()).await
+        let seq = self.rd(|tx| tx.last_seq()).await?;
+        // Durable, as the events of `changes_since` are.
+        self.inner.store.await_durable().await?;
+        Ok(seq)
     }
 
     /// Deletes feed events up to `upto`, which the host has consumed — never
