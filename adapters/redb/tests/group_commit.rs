@@ -90,15 +90,24 @@ async fn await_durable_waits_for_the_group_whose_commit_a_read_saw() {
         "B is not acknowledged before its group is durable"
     );
 
-    // await_durable must not return while the group's sync is outstanding.
+    // await_durable must not return while the group's sync is outstanding,
+    // nor may the feed hand B's event to a host.
     let waiting = {
         let s = s.clone();
         tokio::spawn(async move { s.await_durable().await })
+    };
+    let feed = {
+        let svc = kinfolk::Kinfolk::builder(s.clone()).build().await.unwrap();
+        tokio::spawn(async move { svc.changes_since(1, 10).await })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         !waiting.is_finished(),
         "await_durable returned while the commit a reader saw was not durable"
+    );
+    assert!(
+        !feed.is_finished(),
+        "the feed returned an event whose commit was not durable"
     );
 
     c_gate.send(()).unwrap();
@@ -109,4 +118,14 @@ async fn await_durable_waits_for_the_group_whose_commit_a_read_saw() {
         .expect("await_durable returns once the group is durable")
         .unwrap()
         .unwrap();
+    let events = tokio::time::timeout(Duration::from_secs(5), feed)
+        .await
+        .expect("the feed answers once the group is durable")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        events.first().map(|e| e.seq),
+        Some(2),
+        "B's event, now durable"
+    );
 }
