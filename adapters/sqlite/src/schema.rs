@@ -23,6 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use kinfolk::{Error, Result};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::Synchronous;
@@ -46,6 +47,13 @@ fn configure(conn: &Connection, busy_timeout: Duration) -> Result<()> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     rusqlite::vtab::array::load_module(conn).map_err(map)?;
     conn.pragma_update(None, "foreign_keys", true)
+        .map_err(map)?;
+    // Query planner stability: a plan never depends on a bound value. Without
+    // it SQLite marks parameters the planner compared with constants (as in
+    // `edges_between`) and re-prepares the cached statement on every rebind
+    // — a parse and plan per call (perf: ~6 % of a list page's reader time).
+    // The statements here have one good plan (`EXPLAIN QUERY PLAN` test).
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
         .map_err(map)?;
     Ok(())
 }
