@@ -12,8 +12,9 @@
 //!   lock. With [`Durability::Immediate`] it group-commits: the jobs that
 //!   queued up meanwhile share one sync to disk (see [`run_group`]); none is
 //!   answered before it is durable. A read may see such a job's writes a
-//!   moment before they are durable (as it may see any committed write
-//!   before its answer reaches the caller).
+//!   moment before they are durable, and a crash in that moment loses them;
+//!   readers that keep what they saw wait with
+//!   [`kinfolk::Store::await_durable`] (ADR 0005).
 //! - A **reader** runs each read job on a fresh `ReadTransaction` (an MVCC
 //!   snapshot), so reads never wait for the writer.
 //!
