@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs, clippy::unwrap_used)]
 
+pub mod base;
 pub mod dataset;
 pub mod fts;
 pub mod load;

@@ -34,6 +34,7 @@ use redb::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use crate::base::Rel;
 use kinfolk::user::Counts;
 use kinfolk::{
     AccountStatus, Audience, EdgeKind, EmailDigest, ListVisibility, RoomId, RoomKind, RoomRole,
@@ -263,24 +264,8 @@ fn scan_desc(
 
 // ---------------------------------------------------------------- baseline
 
-/// Relationship flags (as kinfolk's, minus mute expiry).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Rel {
-    pub following: bool,
-    pub followed_by: bool,
-    pub requested: bool,
-    pub requested_by: bool,
-    pub blocking: bool,
-    pub blocked_by: bool,
-    pub muting: bool,
-}
-
 /// A row of a user list.
-#[derive(Debug)]
-pub struct Row {
-    pub user: LeanUser,
-    pub rel: Rel,
-}
+pub type Row = crate::base::Row<LeanUser>;
 
 /// The baseline's database.
 #[derive(Debug)]

@@ -19,6 +19,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 
+pub use crate::base::Rel;
 use kinfolk::UserId;
 
 /// The subset of a stored user record a hand-written app reads.
@@ -61,24 +62,8 @@ impl LiteUser {
     }
 }
 
-/// Relationship flags (as kinfolk's, minus mute expiry).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Rel {
-    pub following: bool,
-    pub followed_by: bool,
-    pub requested: bool,
-    pub requested_by: bool,
-    pub blocking: bool,
-    pub blocked_by: bool,
-    pub muting: bool,
-}
-
 /// A row of a user list.
-#[derive(Debug)]
-pub struct Row {
-    pub user: LiteUser,
-    pub rel: Rel,
-}
+pub type Row = crate::base::Row<LiteUser>;
 
 const USER: &str = "SELECT record FROM users WHERE id = ?1";
 const USERS: &str = "SELECT id, record FROM users WHERE id IN rarray(?1)";
