@@ -31,6 +31,7 @@ use std::path::Path;
 
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition,
+    WriteTransaction,
 };
 use serde::{Deserialize, Serialize};
 
@@ -670,12 +671,10 @@ impl RedbBase {
 
     // ------------------------------------------------------------ writes
 
-    fn append_change(
-        meta: &mut Table<&str, u64>,
-        changes: &mut Table<u64, Bytes>,
-        at: &str,
-        change: &str,
-    ) -> u64 {
+    /// Appends a feed event (the next sequence, kept in `meta`).
+    fn append_change(wtx: &WriteTransaction, at: &str, change: &str) -> u64 {
+        let mut meta = wtx.open_table(META).expect("meta");
+        let mut changes = wtx.open_table(CHANGES).expect("changes");
         let seq = meta
             .get(LAST_SEQ)
             .expect("last_seq")
@@ -716,12 +715,9 @@ impl RedbBase {
                 && !has_edge(&edges, REQUEST, actor, target)
                 && !has_edge(&edges, BLOCK, actor, target);
             if ok {
-                let mut meta = wtx.open_table(META).expect("meta");
-                let mut changes = wtx.open_table(CHANGES).expect("changes");
                 let at = now_text();
                 let seq = Self::append_change(
-                    &mut meta,
-                    &mut changes,
+                    &wtx,
                     &at,
                     &format!(r#"{{"type":"followed","follower":"{actor}","followee":"{target}"}}"#),
                 );
@@ -787,11 +783,8 @@ impl RedbBase {
                 by_to
                     .remove(seq_key(&edge_prefix(FOLLOW, target), seq, actor.to_bytes()).as_slice())
                     .expect("unindex");
-                let mut meta = wtx.open_table(META).expect("meta");
-                let mut changes = wtx.open_table(CHANGES).expect("changes");
                 Self::append_change(
-                    &mut meta,
-                    &mut changes,
+                    &wtx,
                     &now_text(),
                     &format!(
                         r#"{{"type":"unfollowed","follower":"{actor}","followee":"{target}"}}"#
@@ -850,11 +843,8 @@ impl RedbBase {
             };
             let mut users = wtx.open_table(USERS).expect("users");
             Self::put_user(&mut users, &u);
-            let mut meta = wtx.open_table(META).expect("meta");
-            let mut changes = wtx.open_table(CHANGES).expect("changes");
             Self::append_change(
-                &mut meta,
-                &mut changes,
+                &wtx,
                 &at,
                 &format!(r#"{{"type":"user_registered","user":"{id}"}}"#),
             );
@@ -874,11 +864,8 @@ impl RedbBase {
             u.name = name.to_string();
             u.updated_at = at.clone();
             Self::put_user(&mut users, &u);
-            let mut meta = wtx.open_table(META).expect("meta");
-            let mut changes = wtx.open_table(CHANGES).expect("changes");
             Self::append_change(
-                &mut meta,
-                &mut changes,
+                &wtx,
                 &at,
                 &format!(r#"{{"type":"profile_updated","user":"{actor}"}}"#),
             );
