@@ -33,6 +33,29 @@ impl<'c> Tx<'c> {
     }
 
     /// Runs a query and decodes every row.
+    /// A keyset page of one anchor's edges of `kind`, newest first: `sql`
+    /// takes (kind, anchor id, before seq, limit).
+    fn anchored<T>(
+        &self,
+        sql: &str,
+        kind: EdgeKind,
+        anchor: Anchor,
+        before: Option<u64>,
+        limit: usize,
+        decode: impl Fn(&Cols<'_, '_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let id = match anchor {
+            Anchor::From(id) | Anchor::To(id) => id,
+        };
+        let before = before.map_or(i64::MAX, codec::int);
+        self.all(
+            sql,
+            params![kind.code(), id.to_bytes(), before, codec::limit(limit)],
+            "edges",
+            decode,
+        )
+    }
+
     fn all<T, P: Params>(
         &self,
         sql: &str,
@@ -198,17 +221,11 @@ impl ReadTx for Tx<'_> {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Edge>> {
-        let (sql, id) = match anchor {
-            Anchor::From(id) => (sql::EDGES_FROM, id),
-            Anchor::To(id) => (sql::EDGES_TO, id),
+        let sql = match anchor {
+            Anchor::From(_) => sql::EDGES_FROM,
+            Anchor::To(_) => sql::EDGES_TO,
         };
-        let before = before.map_or(i64::MAX, codec::int);
-        self.all(
-            sql,
-            params![kind.code(), id.to_bytes(), before, codec::limit(limit)],
-            "edges",
-            edge,
-        )
+        self.anchored(sql, kind, anchor, before, limit, edge)
     }
 
     fn edge_keys(
@@ -218,17 +235,13 @@ impl ReadTx for Tx<'_> {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<(u64, UserId)>> {
-        let (sql, id) = match anchor {
-            Anchor::From(id) => (sql::EDGE_KEYS_FROM, id),
-            Anchor::To(id) => (sql::EDGE_KEYS_TO, id),
+        let sql = match anchor {
+            Anchor::From(_) => sql::EDGE_KEYS_FROM,
+            Anchor::To(_) => sql::EDGE_KEYS_TO,
         };
-        let before = before.map_or(i64::MAX, codec::int);
-        self.all(
-            sql,
-            params![kind.code(), id.to_bytes(), before, codec::limit(limit)],
-            "edges",
-            |c| Ok((c.seq(0)?, c.user_id(1)?)),
-        )
+        self.anchored(sql, kind, anchor, before, limit, |c| {
+            Ok((c.seq(0)?, c.user_id(1)?))
+        })
     }
 
     fn edges_into(&self, kind: EdgeKind, froms: &[UserId], to: UserId) -> Result<Vec<Edge>> {
