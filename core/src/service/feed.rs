@@ -26,13 +26,9 @@ impl Kinfolk {
             return Err(Error::validation("limit", "must be 1–1000"));
         }
         let span = tracing::info_span!("changes_since", after);
-        async move {
-            let events = self.rd(move |tx| tx.changes_since(after, limit)).await?;
-            self.inner.store.await_durable().await?;
-            Ok(events)
-        }
-        .instrument(span)
-        .await
+        self.rd_durable(move |tx| tx.changes_since(after, limit))
+            .instrument(span)
+            .await
     }
 
     /// The sequence number of the last committed change (0 when none).
@@ -40,10 +36,8 @@ impl Kinfolk {
     /// # Errors
     /// `Storage`.
     pub async fn last_change_seq(&self) -> Result<u64> {
-        let seq = self.rd(|tx| tx.last_seq()).await?;
         // Durable, as the events of `changes_since` are.
-        self.inner.store.await_durable().await?;
-        Ok(seq)
+        self.rd_durable(|tx| tx.last_seq()).await
     }
 
     /// Deletes feed events up to `upto`, which the host has consumed — never

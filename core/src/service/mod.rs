@@ -163,6 +163,21 @@ impl Kinfolk {
         store::read(self.inner.store.as_ref(), f).await
     }
 
+    /// Runs a read job whose answer outlives the store's memory (the search
+    /// index persists it, a host keeps a feed position): waits until
+    /// everything the read may have seen is durable
+    /// ([`Store::await_durable`](crate::Store::await_durable)), so that a
+    /// crash cannot take back what was handed out. ADR 0005.
+    async fn rd_durable<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
+    {
+        let out = self.rd(f).await?;
+        self.inner.store.await_durable().await?;
+        Ok(out)
+    }
+
     /// Runs a write job, then brings the search index up to date.
     async fn wr<R, F>(&self, f: F) -> Result<R>
     where

@@ -79,8 +79,10 @@ impl Kinfolk {
         let _guard = self.inner.search_sync.lock().await;
         loop {
             let after = index.applied_seq().await?;
+            // The batch may reflect commits the store has not made durable
+            // yet; the index must not persist them before the store does.
             let batch = self
-                .rd(move |tx| {
+                .rd_durable(move |tx| {
                     let events = tx.changes_since(after, SYNC_BATCH)?;
                     let Some(last) = events.last().map(|e| e.seq) else {
                         return Ok(None);
@@ -106,12 +108,7 @@ impl Kinfolk {
                 })
                 .await?;
             match batch {
-                Some(b) => {
-                    // The batch may reflect commits the store has not made
-                    // durable yet; the index must not persist them first.
-                    self.inner.store.await_durable().await?;
-                    index.apply(b).await?;
-                }
+                Some(b) => index.apply(b).await?,
                 None => return Ok(()),
             }
         }
