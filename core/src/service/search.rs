@@ -2,7 +2,7 @@
 //! answering queries with scope and visibility checked against the store.
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use tracing::Instrument;
 
 use super::Kinfolk;
@@ -93,13 +93,14 @@ impl Kinfolk {
                         .collect();
                     touched.sort_unstable();
                     touched.dedup();
-                    let users = tx.users(&touched)?;
+                    let users: HashMap<UserId, User> =
+                        tx.users(&touched)?.into_iter().map(|u| (u.id, u)).collect();
                     let mut batch = IndexBatch {
                         upto_seq: last,
                         ..Default::default()
                     };
                     for id in touched {
-                        match users.iter().find(|u| u.id == id) {
+                        match users.get(&id) {
                             Some(u) if u.is_active() => batch.upserts.push(doc(u)),
                             _ => batch.removals.push(id),
                         }
