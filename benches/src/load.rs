@@ -82,7 +82,7 @@ pub async fn load(svc: &Kinfolk, ds: &Dataset) -> Loaded {
         let chunk = chunk.to_vec();
         store::write(st.as_ref(), move |tx| {
             let at = now();
-            for (id, (private, hidden)) in chunk {
+            for &(id, (private, hidden)) in &chunk {
                 let mut u = tx.user(id)?.ok_or_else(|| Error::corrupt("user"))?;
                 if private {
                     u.settings.privacy.private_account = true;
@@ -108,7 +108,7 @@ pub async fn load(svc: &Kinfolk, ds: &Dataset) -> Loaded {
         .collect();
     store::write(st.as_ref(), move |tx| {
         let at = now();
-        for (a, b) in blocks {
+        for &(a, b) in &blocks {
             if tx.edge(EdgeKind::Follow, a, b)?.is_some()
                 || tx.edge(EdgeKind::Follow, b, a)?.is_some()
                 || tx.edge(EdgeKind::Block, a, b)?.is_some()
@@ -184,7 +184,7 @@ async fn write_rooms(
     store::write(st, move |tx: &mut dyn WriteTx| {
         let at = now();
         let mut touched: HashMap<UserId, User> = HashMap::new();
-        for (id, name, page, public, members) in rooms {
+        for &(id, ref name, page, public, ref members) in &rooms {
             let owner = members[0];
             let seq = tx.append_change(
                 at,
@@ -200,7 +200,7 @@ async fn write_rooms(
                 } else {
                     RoomKind::Group
                 },
-                name: RoomName::parse(&name)?,
+                name: RoomName::parse(name)?,
                 visibility: if public {
                     RoomVisibility::Public
                 } else {

@@ -117,7 +117,7 @@ pub async fn seq(svc: &Kinfolk) -> u64 {
 pub async fn read_store<R, F>(svc: &Kinfolk, f: F) -> R
 where
     R: Send + 'static,
-    F: FnOnce(&dyn kinfolk::ReadTx) -> Result<R, Error> + Send + 'static,
+    F: Fn(&dyn kinfolk::ReadTx) -> Result<R, Error> + Send + Sync + 'static,
 {
     kinfolk::store::read(svc.store().as_ref(), f)
         .await

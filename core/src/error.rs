@@ -75,9 +75,19 @@ pub enum Error {
         reason: &'static str,
     },
     /// The store failed or holds data kinfolk cannot read (I/O, corruption,
-    /// a schema written by a newer version).
+    /// a schema written by a newer version, a job that panicked). Retrying
+    /// does not help: the data or the engine needs attention.
     #[error("storage error: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store failed in a way that may pass when the same job runs again:
+    /// a serialization failure or deadlock between concurrent transactions,
+    /// a connection lost before the commit, a server that is restarting.
+    /// Nothing of the failed attempt was written. The service retries such a
+    /// job itself (a bounded number of times, with jittered backoff; see
+    /// [`Retry`](crate::config::Retry)) and returns this error only when every
+    /// attempt failed; a host may answer 503 and let its caller try later.
+    #[error("temporarily unavailable: {0}")]
+    Transient(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {
@@ -92,6 +102,31 @@ impl Error {
     /// A storage error from any error value.
     pub fn storage(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Error::Storage(source.into())
+    }
+
+    /// A transient failure from any error value: the job may pass when run
+    /// again (see [`Error::Transient`]).
+    pub fn transient(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Transient(source.into())
+    }
+
+    /// Whether running the same job again may succeed ([`Error::Transient`]).
+    ///
+    /// ```
+    /// assert!(kinfolk::Error::transient("deadlock detected").is_transient());
+    /// assert!(!kinfolk::Error::UsernameTaken.is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Transient(_))
+    }
+
+    /// The error a store returns for a job that panicked (the store rolled
+    /// the job back and keeps serving; see the panic policy in
+    /// [`crate::store`]). `what` is `"read"` or `"write"`.
+    pub fn job_panicked(what: &str) -> Self {
+        Error::Storage(
+            format!("a {what} job panicked; it was rolled back and nothing of it was kept").into(),
+        )
     }
 
     /// A storage error for stored data that cannot be decoded or violates an invariant.
@@ -123,6 +158,7 @@ impl Error {
             Error::LimitExceeded { .. } => "limit_exceeded",
             Error::Conflict { .. } => "conflict",
             Error::Storage(_) => "storage",
+            Error::Transient(_) => "transient",
         }
     }
 
@@ -145,6 +181,7 @@ impl Error {
             Error::LimitExceeded { .. } => 422,
             Error::Conflict { .. } => 409,
             Error::Storage(_) => 500,
+            Error::Transient(_) => 503,
         }
     }
 }

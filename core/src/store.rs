@@ -1,38 +1,64 @@
 //! The storage port: what a backend MUST provide.
 //!
 //! kinfolk's rules live in the service; a store only stores, fetches and
-//! commits. A command runs as one closure over a [`WriteTx`] on the store's
-//! writer: the store MUST run it inside one transaction, exclusive with every
-//! other write (serialisable), commit it if the closure returns `Ok` and roll
-//! it back — leaving no trace, no feed event included — if it returns `Err`.
-//! That is what makes every command atomic, every counter exact and every
-//! uniqueness rule race-free, without a rule ever moving into an adapter
-//! (see `docs/adr/0001-transaction-closures.md`).
+//! commits. A command runs as one closure (a *job*) over a [`WriteTx`]: the
+//! store MUST run it inside one transaction, isolated from every other write
+//! as if the writes ran one after another (serialisable), commit it if the
+//! job returns `Ok` and roll it back — leaving no trace, no feed event
+//! included — if it returns `Err`. That is what makes every command atomic,
+//! every counter exact and every uniqueness rule race-free, without a rule
+//! ever moving into an adapter (`docs/adr/0001-transaction-closures.md`).
 //!
-//! Reads run as a closure over a [`ReadTx`]: a consistent snapshot that MUST
+//! Reads run as a job over a [`ReadTx`]: a consistent snapshot that MUST
 //! NOT wait for a running write (or, for simple stores, waits only for as long
 //! as one write takes). List reads are set-oriented: one range scan of edges,
 //! then one batch fetch of users and one batch fetch of the edges between the
 //! viewer and the page's users — never a point lookup per row.
 //!
 //! # Contract for implementors
-//! - Every method of [`ReadTx`] and [`WriteTx`] returns `Err(Error::Storage)`
-//!   for engine failures and for stored data it cannot decode — never panics.
-//! - The closures are synchronous and may block: a store MUST run them off the
-//!   async executor (a dedicated thread or a blocking pool) when they touch disk.
-//! - The futures returned by [`Store::read`] and [`Store::write`] MUST complete
-//!   when polled by any executor (no dependence on a specific runtime), so the
-//!   search indexer can drive them from its own thread.
-//! - Writes MUST be durable when they return `Ok`, unless the store was opened
-//!   in an explicitly documented faster mode.
+//! - **Errors.** Every method of [`ReadTx`] and [`WriteTx`] returns
+//!   [`Error::Storage`] for engine failures and for stored data it cannot
+//!   decode, and [`Error::Transient`] for a failure that may pass when the
+//!   whole job runs again (a serialization failure or deadlock — PostgreSQL
+//!   SQLSTATE 40001/40P01 —, a lost connection, a busy timeout) — never a
+//!   panic. After a method returned `Transient` the job's transaction is
+//!   doomed: the store MUST NOT commit it, and [`Store::write`] MUST return
+//!   `Transient` (the job may have turned the method's error into another
+//!   one; the store's own knowledge wins). A store maps its engine's errors
+//!   into these categories in one place.
+//! - **Jobs run more than once.** Jobs are [`Fn`]: the service runs a job
+//!   again, in a fresh transaction, when a store reports `Transient`
+//!   ([`Retry`], `docs/adr/0006-rerunnable-jobs-transient-errors-panics.md`).
+//!   A store MAY also rerun a job itself before it answers (for example
+//!   after a failed commit it knows did not apply). A job has no effect
+//!   outside its transaction, so running it again is safe.
+//! - **Panics.** A job that panics MUST be treated as a job that returned
+//!   an error: the store rolls back everything it did, answers
+//!   [`Error::job_panicked`] (a [`Error::Storage`]) to the caller — never
+//!   re-raising the panic in the caller's task — and keeps serving the next
+//!   job with the same guarantees (no poisoned lock, no dead thread, no
+//!   half-applied write). Reads likewise. The conformance suite's `port`
+//!   section checks this on every store.
+//! - **Threads.** Jobs are synchronous and may block: a store MUST run them
+//!   off the async executor (a dedicated thread or a blocking pool) when
+//!   they touch disk or network.
+//! - **Executors.** The futures returned by [`Store::read`] and
+//!   [`Store::write`] MUST complete when polled by any executor (no
+//!   dependence on a specific runtime), so the search indexer can drive them
+//!   from its own thread.
+//! - **Durability.** Writes MUST be durable when they return `Ok`, unless
+//!   the store was opened in an explicitly documented faster mode.
 //! - The conformance suite (`kinfolk-conformance`) is the executable form of
 //!   this contract; a store is done when it passes every case.
 
 use async_trait::async_trait;
 use std::any::Any;
 use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
 
 use crate::clock::Timestamp;
+use crate::config::Retry;
 use crate::error::{Error, Result};
 use crate::feed::{Change, ChangeEvent};
 use crate::follow::{Anchor, Edge, EdgeKind};
@@ -42,10 +68,11 @@ use crate::user::{ConnectedAccount, User, UsernameClaim};
 
 /// A value passed out of a transaction closure.
 pub type Boxed = Box<dyn Any + Send>;
-/// A read job: runs against a consistent snapshot.
-pub type ReadJob = Box<dyn FnOnce(&dyn ReadTx) -> Result<Boxed> + Send>;
-/// A write job: runs inside one exclusive write transaction.
-pub type WriteJob = Box<dyn FnOnce(&mut dyn WriteTx) -> Result<Boxed> + Send>;
+/// A read job: runs against a consistent snapshot; may run more than once.
+pub type ReadJob = Arc<dyn Fn(&dyn ReadTx) -> Result<Boxed> + Send + Sync>;
+/// A write job: runs inside one write transaction; may run more than once,
+/// each time in a fresh transaction.
+pub type WriteJob = Arc<dyn Fn(&mut dyn WriteTx) -> Result<Boxed> + Send + Sync>;
 
 /// A kinfolk store. Object safe; used as `Arc<dyn Store>`.
 #[async_trait]
@@ -54,12 +81,26 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ///
     /// MUST return the job's error unchanged; MUST NOT observe a write that
     /// has not committed.
+    ///
+    /// # Errors
+    /// The job's error; [`Error::Storage`] when the store cannot start the
+    /// snapshot or the job panicked ([`Error::job_panicked`]);
+    /// [`Error::Transient`] when it failed in a way a new attempt may not.
     async fn read(&self, job: ReadJob) -> Result<Boxed>;
 
-    /// Runs `job` inside one write transaction, exclusive with every other
-    /// write. MUST commit exactly when the job returns `Ok` and roll back
-    /// everything the job did when it returns `Err` (returning that error).
-    /// A failed commit MUST return `Err` and leave no partial state.
+    /// Runs `job` inside one write transaction, serialisable with every
+    /// other write. MUST commit exactly when the job returns `Ok` and roll
+    /// back everything the job did when it returns `Err` or panics. A failed
+    /// commit MUST return `Err` and leave no partial state; if the store
+    /// cannot tell whether a commit applied, it MUST NOT report `Transient`
+    /// (a retry could apply the job twice) but [`Error::Storage`].
+    ///
+    /// # Errors
+    /// The job's error (after rollback); [`Error::Transient`] when the
+    /// attempt failed for a reason that may pass (serialization failure,
+    /// deadlock, lost connection before the commit) — the service then runs
+    /// the job again; [`Error::Storage`] for any other engine failure and
+    /// for a job that panicked ([`Error::job_panicked`]).
     async fn write(&self, job: WriteJob) -> Result<Boxed>;
 
     /// Waits until every write that a read may already have observed is
@@ -84,29 +125,44 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
 /// Reads available inside any transaction.
 ///
-/// Lists are newest first by `seq` and are keyset paged: `before: Some(s)`
-/// returns only rows with `seq < s`. Batch methods return rows in any order
-/// and skip ids that do not exist.
+/// Every method sees the transaction's snapshot, including the writes the
+/// same write transaction made before it. Lists are newest first by `seq`
+/// and are keyset paged: `before: Some(s)` returns only rows with `seq < s`.
+/// Batch methods return rows in any order and skip ids that do not exist.
+///
+/// # Errors (every method)
+/// [`Error::Storage`] when the engine fails or a stored value cannot be
+/// decoded (a record MUST decode to a value its type's validation accepts,
+/// or the method fails — it never returns a half-decoded record);
+/// [`Error::Transient`] when the failure may pass on a new attempt of the
+/// whole job (see the [module contract](self)). No method returns any other
+/// error, and none returns an error for a missing row: that is `None` or a
+/// shorter list.
 pub trait ReadTx {
-    /// The user with this id.
+    /// The user with this id. MUST return `None` when there is none.
     fn user(&self, id: UserId) -> Result<Option<User>>;
-    /// The users with these ids (missing ones skipped, any order).
+    /// The users with these ids: one record per id that exists, missing ids
+    /// skipped, duplicates in `ids` returned once or more, any order. SHOULD
+    /// be one query, not one per id.
     fn users(&self, ids: &[UserId]) -> Result<Vec<User>>;
-    /// Up to `limit` users with id greater than `after`, in id order (for
-    /// rebuilding derived data such as the search index).
+    /// Up to `limit` users with id greater than `after` (all when `None`), in
+    /// ascending id order (for rebuilding derived data such as the search
+    /// index). MUST be a range scan.
     fn users_after(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>>;
 
     /// The claim on a case-folded username, expired holds included (the
-    /// service decides whether a hold has ended).
+    /// service decides whether a hold has ended). `folded` is the key exactly
+    /// as the service stored it; the store MUST NOT fold it again.
     fn username_claim(&self, folded: &str) -> Result<Option<UsernameClaim>>;
-    /// Every claim a user holds (current name and held previous names).
+    /// Every claim a user holds (current name and held previous names), any
+    /// order.
     fn username_claims_of(&self, user: UserId) -> Result<Vec<UsernameClaim>>;
 
-    /// The edge `(kind, from, to)`.
+    /// The edge `(kind, from, to)`, or `None`.
     fn edge(&self, kind: EdgeKind, from: UserId, to: UserId) -> Result<Option<Edge>>;
     /// Up to `limit` edges of `kind` at `anchor`, newest (highest `seq`) first,
     /// only those with `seq < before` when `before` is given. MUST be one range
-    /// scan on an index ordered by `(anchor, seq)`.
+    /// scan on an index ordered by `(kind, anchor, seq)`.
     fn edges(
         &self,
         kind: EdgeKind,
@@ -117,7 +173,7 @@ pub trait ReadTx {
     /// The `(seq, other end)` of the edges [`ReadTx::edges`] returns for the
     /// same arguments, in the same order: all a list page needs. The default
     /// maps [`ReadTx::edges`]; a store whose `(anchor, seq)` index holds the
-    /// other end should answer from the index alone, without reading the
+    /// other end SHOULD answer from the index alone, without reading the
     /// edge records.
     fn edge_keys(
         &self,
@@ -140,7 +196,7 @@ pub trait ReadTx {
     }
     /// The edges `(kind, from, to)` that exist for `from` in `froms` (any
     /// order): "which of these users follow `to`", set-oriented. The default
-    /// makes one point lookup per id; a store may answer with one query.
+    /// makes one point lookup per id; a store SHOULD answer with one query.
     fn edges_into(&self, kind: EdgeKind, froms: &[UserId], to: UserId) -> Result<Vec<Edge>> {
         let mut out = Vec::new();
         for &from in froms {
@@ -151,18 +207,19 @@ pub trait ReadTx {
         Ok(out)
     }
     /// Every edge of any kind between `user` and any of `others`, in either
-    /// direction. Used to compute relationships and block filters for a whole
-    /// page at once.
+    /// direction, any order, each once. Used to compute relationships and
+    /// block filters for a whole page at once; SHOULD be one query (or one
+    /// per direction), never one per id.
     fn edges_between(&self, user: UserId, others: &[UserId]) -> Result<Vec<Edge>>;
 
-    /// The room with this id.
+    /// The room with this id, or `None`.
     fn room(&self, id: RoomId) -> Result<Option<Room>>;
     /// The rooms with these ids (missing ones skipped, any order).
     fn rooms(&self, ids: &[RoomId]) -> Result<Vec<Room>>;
-    /// A user's membership of a room.
+    /// A user's membership of a room, or `None`.
     fn membership(&self, room: RoomId, user: UserId) -> Result<Option<Membership>>;
     /// Up to `limit` memberships of `user`, most recently joined (highest
-    /// `seq`) first, only `seq < before` when given.
+    /// `seq`) first, only `seq < before` when given. MUST be one range scan.
     fn memberships_of(
         &self,
         user: UserId,
@@ -170,12 +227,13 @@ pub trait ReadTx {
         limit: usize,
     ) -> Result<Vec<Membership>>;
     /// Up to `limit` members of `room`, longest-standing (lowest `seq`) first,
-    /// only `seq > after` when given.
+    /// only `seq > after` when given. MUST be one range scan.
     fn members(&self, room: RoomId, after: Option<u64>, limit: usize) -> Result<Vec<Membership>>;
     /// The memberships of `room` held by any of `users` (any order).
     fn memberships_in(&self, room: RoomId, users: &[UserId]) -> Result<Vec<Membership>>;
 
-    /// The connected account `(provider, external_id)`.
+    /// The connected account `(provider, external_id)`, compared byte for
+    /// byte, or `None`.
     fn connected_account(
         &self,
         provider: &str,
@@ -185,16 +243,23 @@ pub trait ReadTx {
     /// then external id).
     fn connected_accounts_of(&self, user: UserId) -> Result<Vec<ConnectedAccount>>;
 
-    /// Up to `limit` feed events with `seq > after`, in sequence order.
+    /// Up to `limit` feed events with `seq > after`, in ascending sequence
+    /// order. MUST NOT return an event while an event with a smaller
+    /// sequence number can still commit (a reader that remembers the last
+    /// sequence it saw would skip that one for ever): a store whose
+    /// concurrent transactions take sequence numbers out of commit order
+    /// returns only the events below the oldest one still in flight.
     fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<ChangeEvent>>;
-    /// The highest sequence number ever assigned (0 for a new store), also
-    /// when the feed has been trimmed past it.
+    /// The highest sequence number ever assigned and committed (0 for a new
+    /// store), also when the feed has been trimmed past it. Under the same
+    /// rule as [`ReadTx::changes_since`]: every event at or below it that
+    /// exists is visible.
     fn last_seq(&self) -> Result<u64>;
 
     /// For each `(from, to)` pair, in order, whether the edge `(kind, from,
     /// to)` exists. Set-oriented form of [`ReadTx::edge`] for bulk imports;
-    /// the default makes one point lookup per pair, a store may answer the
-    /// whole list with one query (the SQLite store does).
+    /// the default makes one point lookup per pair, a store SHOULD answer
+    /// the whole list with one query (the SQLite store does).
     fn edges_exist(&self, kind: EdgeKind, pairs: &[(UserId, UserId)]) -> Result<Vec<bool>> {
         pairs
             .iter()
@@ -206,9 +271,19 @@ pub trait ReadTx {
 /// Writes available inside a write transaction. Every method changes only
 /// what it names; the service keeps related records (counters, indexes of
 /// other kinds) consistent by calling several methods in one transaction.
+/// A write is visible to later reads of the same transaction at once, and
+/// to anyone else only after the commit.
+///
+/// # Errors (every method)
+/// As for [`ReadTx`]: [`Error::Storage`] for engine failures,
+/// [`Error::Transient`] for failures a new attempt may not meet; plus the
+/// uniqueness errors each method names. A method that fails MUST leave the
+/// transaction as it was before the call, or doomed (the store then rolls the
+/// whole job back whatever the job returns).
 pub trait WriteTx: ReadTx {
     /// Appends an event and returns its sequence number, strictly greater than
-    /// every number assigned before (trimmed ones included).
+    /// every number assigned before (trimmed ones included) and than every
+    /// number of a transaction that committed before this one.
     fn append_change(&mut self, at: Timestamp, change: Change) -> Result<u64>;
     /// Appends several events with the same timestamp, in order, and returns
     /// their sequence numbers (each strictly greater than the one before, as
@@ -220,34 +295,44 @@ pub trait WriteTx: ReadTx {
             .map(|change| self.append_change(at, change))
             .collect()
     }
-    /// Deletes feed events with `seq <= upto`; returns how many went.
+    /// Deletes feed events with `seq <= upto` and returns how many went. MUST
+    /// keep [`ReadTx::last_seq`] unchanged.
     fn trim_changes(&mut self, upto: u64) -> Result<u64>;
 
-    /// Inserts or replaces a user record.
+    /// Inserts or replaces the user record with `user.id`.
     fn put_user(&mut self, user: &User) -> Result<()>;
-    /// Deletes a user record (not its edges, claims or memberships: the
-    /// service removes those explicitly).
+    /// Deletes a user record if it exists (not its edges, claims or
+    /// memberships: the service removes those explicitly).
     fn delete_user(&mut self, id: UserId) -> Result<()>;
 
-    /// Inserts a username claim. MUST fail with [`Error::UsernameTaken`] if a
-    /// claim on the same folded name exists (an atomic unique check inside
-    /// the store, e.g. a unique index).
+    /// Inserts a username claim.
+    ///
+    /// # Errors
+    /// MUST fail with [`Error::UsernameTaken`] if a claim on the same folded
+    /// name exists — an atomic check inside the store (a unique index or
+    /// key), so that two concurrent transactions cannot both pass it.
     fn insert_username_claim(&mut self, claim: &UsernameClaim) -> Result<()>;
-    /// Replaces an existing claim on the same folded name (used to turn a
-    /// current name into a held one and back).
+    /// Replaces the existing claim on the same folded name (used to turn a
+    /// current name into a held one and back). Does nothing when there is
+    /// none.
     fn update_username_claim(&mut self, claim: &UsernameClaim) -> Result<()>;
     /// Deletes the claim on a folded name, if any.
     fn delete_username_claim(&mut self, folded: &str) -> Result<()>;
 
-    /// Inserts an edge. MUST fail with [`Error::Conflict`] if `(kind, from,
-    /// to)` exists already.
+    /// Inserts an edge.
+    ///
+    /// # Errors
+    /// MUST fail with [`Error::Conflict`] if `(kind, from, to)` exists
+    /// already (an atomic unique check, as for usernames).
     fn insert_edge(&mut self, edge: &Edge) -> Result<()>;
-    /// Inserts several edges, as [`WriteTx::insert_edge`] does each: fails
-    /// with [`Error::Conflict`] if any `(kind, from, to)` exists already (the
+    /// Inserts several edges, as [`WriteTx::insert_edge`] does each. Callers
+    /// pass the edges sorted by `(kind, from, to)` for b-tree locality; the
+    /// default calls [`WriteTx::insert_edge`] once per edge.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] if any `(kind, from, to)` exists already (the
     /// error rolls the whole transaction back, so edges inserted before the
-    /// conflict do not stay). Set-oriented form for bulk imports; the
-    /// default calls [`WriteTx::insert_edge`] once per edge. Callers pass the
-    /// edges sorted by `(kind, from, to)` for b-tree locality.
+    /// conflict do not stay).
     fn insert_edges(&mut self, edges: &[Edge]) -> Result<()> {
         edges.iter().try_for_each(|e| self.insert_edge(e))
     }
@@ -259,17 +344,21 @@ pub trait WriteTx: ReadTx {
     /// Deletes the edge `(kind, from, to)` and returns it, if it existed.
     fn delete_edge(&mut self, kind: EdgeKind, from: UserId, to: UserId) -> Result<Option<Edge>>;
 
-    /// Inserts or replaces a room record.
+    /// Inserts or replaces the room record with `room.id`.
     fn put_room(&mut self, room: &Room) -> Result<()>;
-    /// Deletes a room record (memberships are removed by the service first).
+    /// Deletes a room record if it exists (memberships are removed by the
+    /// service first).
     fn delete_room(&mut self, id: RoomId) -> Result<()>;
     /// Inserts or replaces the membership `(room, user)`.
     fn put_membership(&mut self, membership: &Membership) -> Result<()>;
     /// Deletes the membership `(room, user)` and returns it, if it existed.
     fn delete_membership(&mut self, room: RoomId, user: UserId) -> Result<Option<Membership>>;
 
-    /// Inserts a connected account. MUST fail with [`Error::Conflict`] if
-    /// `(provider, external_id)` is linked already.
+    /// Inserts a connected account.
+    ///
+    /// # Errors
+    /// MUST fail with [`Error::Conflict`] if `(provider, external_id)` is
+    /// linked already (an atomic unique check).
     fn insert_connected_account(&mut self, account: &ConnectedAccount) -> Result<()>;
     /// Deletes `(provider, external_id)` and returns it, if it existed.
     fn delete_connected_account(
@@ -279,37 +368,104 @@ pub trait WriteTx: ReadTx {
     ) -> Result<Option<ConnectedAccount>>;
 }
 
-/// Runs a typed read job on a store: the closure's result comes back as
-/// its own type.
+/// Runs a typed read job on a store, retried by the default [`Retry`]
+/// policy: the closure's result comes back as its own type.
 ///
 /// # Errors
-/// The job's error, or `Storage` when the store fails.
+/// The job's error, or `Storage`/`Transient` when the store fails.
 pub async fn read<R, F>(store: &dyn Store, f: F) -> Result<R>
 where
     R: Send + 'static,
-    F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
+    F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
 {
-    let out = store
-        .read(Box::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed)))
-        .await?;
+    read_retrying(store, Retry::default(), f).await
+}
+
+/// Runs a typed read job, running it again after a
+/// [transient](Error::Transient) failure as `retry` says.
+///
+/// # Errors
+/// The job's error, or `Storage`/`Transient` when the store fails (the
+/// last attempt's error).
+pub async fn read_retrying<R, F>(store: &dyn Store, retry: Retry, f: F) -> Result<R>
+where
+    R: Send + 'static,
+    F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
+{
+    let job: ReadJob = Arc::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed));
+    let out = retrying(retry, "read", || store.read(Arc::clone(&job))).await?;
     unbox(out)
 }
 
-/// Runs a typed write job on a store, in one transaction. Bypasses every
-/// rule of the service: for adapters' own tests, bulk tools and checks, not
-/// for application code.
+/// Runs a typed write job on a store, in one transaction, retried by the
+/// default [`Retry`] policy. Bypasses every rule of the service: for
+/// adapters' own tests, bulk tools and checks, not for application code.
 ///
 /// # Errors
-/// The job's error (after rollback), or `Storage` when the store fails.
+/// The job's error (after rollback), or `Storage`/`Transient` when the store
+/// fails.
 pub async fn write<R, F>(store: &dyn Store, f: F) -> Result<R>
 where
     R: Send + 'static,
-    F: FnOnce(&mut dyn WriteTx) -> Result<R> + Send + 'static,
+    F: Fn(&mut dyn WriteTx) -> Result<R> + Send + Sync + 'static,
 {
-    let out = store
-        .write(Box::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed)))
-        .await?;
+    write_retrying(store, Retry::default(), f).await
+}
+
+/// Runs a typed write job, in a fresh transaction for every attempt, running
+/// it again after a [transient](Error::Transient) failure as `retry` says.
+/// Every retry is logged (`tracing`, level WARN) with the attempt number and
+/// the error. A job that still fails returns the last error; nothing of any
+/// failed attempt is kept (the store's rollback guarantee).
+///
+/// # Errors
+/// The job's error (after rollback), or `Storage`/`Transient` when the store
+/// fails.
+pub async fn write_retrying<R, F>(store: &dyn Store, retry: Retry, f: F) -> Result<R>
+where
+    R: Send + 'static,
+    F: Fn(&mut dyn WriteTx) -> Result<R> + Send + Sync + 'static,
+{
+    let job: WriteJob = Arc::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed));
+    let out = retrying(retry, "write", || store.write(Arc::clone(&job))).await?;
     unbox(out)
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or `retry` is spent.
+async fn retrying<Fut>(retry: Retry, what: &str, mut attempt: impl FnMut() -> Fut) -> Result<Boxed>
+where
+    Fut: Future<Output = Result<Boxed>>,
+{
+    let attempts = retry.attempts.max(1);
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_transient() && n < attempts => {
+                n += 1;
+                let wait = retry.backoff(n, fastrand::f64());
+                tracing::warn!(
+                    job = what,
+                    attempt = n,
+                    attempts,
+                    wait_us = wait.as_micros() as u64,
+                    error = %e,
+                    "transient store failure; running the job again"
+                );
+                futures_timer::Delay::new(wait).await;
+            }
+            out => {
+                if n > 1 {
+                    tracing::info!(
+                        job = what,
+                        attempts = n,
+                        ok = out.is_ok(),
+                        "retried job ended"
+                    );
+                }
+                return out;
+            }
+        }
+    }
 }
 
 fn unbox<R: 'static>(out: Boxed) -> Result<R> {

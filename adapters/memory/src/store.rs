@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::RwLock;
 
 use kinfolk::store::{Boxed, ReadJob, WriteJob};
@@ -133,7 +134,10 @@ fn poisoned() -> Error {
 impl Store for MemoryStore {
     async fn read(&self, job: ReadJob) -> Result<Boxed> {
         let state = self.state.read().map_err(|_| poisoned())?;
-        job(&Tx { state: &state })
+        // A panicking job is an error for its caller; a read guard is not
+        // poisoned by it, so the store serves on.
+        catch_unwind(AssertUnwindSafe(|| job(&Tx { state: &state })))
+            .unwrap_or_else(|_| Err(Error::job_panicked("read")))
     }
 
     async fn write(&self, job: WriteJob) -> Result<Boxed> {
@@ -142,7 +146,10 @@ impl Store for MemoryStore {
             state: &mut state,
             journal: Vec::new(),
         };
-        let out = job(&mut tx);
+        // The panic is caught inside the guard's scope, so the lock is never
+        // poisoned: the journal undoes the job and the store serves on.
+        let out = catch_unwind(AssertUnwindSafe(|| job(&mut tx)))
+            .unwrap_or_else(|_| Err(Error::job_panicked("write")));
         if out.is_err() {
             while let Some(u) = tx.journal.pop() {
                 tx.state.undo(u);

@@ -315,7 +315,7 @@ fn run_write(db: &Database, durability: redb::Durability, job: WriteJob) -> Resu
 fn run_read(db: &Database, job: ReadJob) -> Result<Boxed> {
     let txn = db.begin_read().engine()?;
     let tables = Tables::open_read(&txn)?;
-    job(&tables)
+    guarded("read", || job(&tables))
 }
 
 /// An empty durable commit: makes every earlier `Durability::None` commit durable.

@@ -317,11 +317,14 @@ async fn concurrent_writes_commit_or_roll_back_each_on_their_own() {
     // Hold the writer busy so that the 61 jobs queue up behind it and are
     // taken as one group (the outcome must be the same however they group).
     let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
     let held = {
         let s = s.clone();
         tokio::spawn(async move {
             w(&*s, move |_tx| {
-                gate.recv_timeout(std::time::Duration::from_secs(10)).ok();
+                if let Ok(gate) = gate.lock() {
+                    gate.recv_timeout(std::time::Duration::from_secs(10)).ok();
+                }
                 Ok(())
             })
             .await

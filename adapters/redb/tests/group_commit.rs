@@ -22,10 +22,12 @@ fn gated_append(
     started: mpsc::Sender<()>,
     gate: mpsc::Receiver<()>,
 ) -> tokio::task::JoinHandle<kinfolk::Result<u64>> {
+    // Jobs are `Fn` + `Sync`; the std channel ends are not `Sync`.
+    let gate = std::sync::Mutex::new(gate);
     tokio::spawn(async move {
         store::write(s.as_ref(), move |tx| {
             let _ = started.send(());
-            let _ = gate.recv();
+            let _ = gate.lock().map(|g| g.recv());
             tx.append_change(
                 at(),
                 Change::SettingsChanged {

@@ -581,6 +581,7 @@ async fn reads_do_not_wait_for_a_running_write() {
     let s = mem();
     let u = user("slowpoke");
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let writer = {
         let s = s.clone();
@@ -590,7 +591,9 @@ async fn reads_do_not_wait_for_a_running_write() {
                 tx.put_user(&u)?;
                 started_tx.send(()).ok();
                 // Hold the write transaction open until the test says so.
-                release_rx.recv_timeout(Duration::from_secs(10)).ok();
+                if let Ok(rx) = release_rx.lock() {
+                    rx.recv_timeout(Duration::from_secs(10)).ok();
+                }
                 Ok(())
             })
             .await

@@ -243,11 +243,14 @@ fn queue(q: &Option<Sender<Job>>) -> Result<&Sender<Job>> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn read(&self, job: ReadJob) -> Result<Boxed> {
-        threads::submit(queue(&self.reads)?, |reply| Job::Read(job, reply)).await
+        threads::submit(queue(&self.reads)?, "read", |reply| Job::Read(job, reply)).await
     }
 
     async fn write(&self, job: WriteJob) -> Result<Boxed> {
-        threads::submit(queue(&self.writes)?, |reply| Job::Write(job, reply)).await
+        threads::submit(queue(&self.writes)?, "write", |reply| {
+            Job::Write(job, reply)
+        })
+        .await
     }
 }
 

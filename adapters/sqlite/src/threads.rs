@@ -19,8 +19,9 @@
 //! nothing of it persists. Jobs still run strictly one at a time, in arrival
 //! order, so writes stay serialisable.
 //!
-//! A job that panics is rolled back and its panic is re-raised in the task
-//! that awaits it; the thread keeps serving.
+//! A job that panics is rolled back (to its savepoint) and its caller gets
+//! [`Error::job_panicked`]; the thread keeps serving and the other jobs of
+//! the batch are unaffected (the port's panic policy).
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -237,14 +238,18 @@ fn fail_successes(done: &mut [(Outcome, Reply)], why: &str) {
 }
 
 /// Sends a job and waits for its outcome without blocking the executor.
-pub(crate) async fn submit(queue: &Sender<Job>, make: impl FnOnce(Reply) -> Job) -> Result<Boxed> {
+pub(crate) async fn submit(
+    queue: &Sender<Job>,
+    what: &str,
+    make: impl FnOnce(Reply) -> Job,
+) -> Result<Boxed> {
     let (tx, rx) = oneshot::channel();
     queue
         .send(make(tx))
         .map_err(|_| Error::storage("the SQLite store is closed"))?;
     match rx.await {
         Ok(Ok(result)) => result,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Ok(Err(_panic)) => Err(Error::job_panicked(what)),
         Err(oneshot::Canceled) => Err(Error::storage("a SQLite connection thread stopped")),
     }
 }

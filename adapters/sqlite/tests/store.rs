@@ -258,7 +258,7 @@ async fn unique_claim_gives_username_taken() {
             tx.insert_username_claim(&kinfolk::user::UsernameClaim {
                 folded: newer.folded(),
                 user: id,
-                username: newer,
+                username: newer.clone(),
                 held_until: None,
             })
         })
@@ -632,6 +632,7 @@ async fn reads_run_on_their_snapshot_while_a_write_is_in_progress() {
     let u = user("pending");
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let go_rx = std::sync::Mutex::new(go_rx);
     let uu = u.clone();
     let writer = {
         let store = store.clone();
@@ -640,7 +641,7 @@ async fn reads_run_on_their_snapshot_while_a_write_is_in_progress() {
                 tx.put_user(&uu)?;
                 started_tx.send(()).unwrap();
                 // Hold the write transaction open until the test has read.
-                go_rx.recv().unwrap();
+                go_rx.lock().unwrap().recv().unwrap();
                 Ok(())
             })
             .await

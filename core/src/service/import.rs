@@ -35,7 +35,7 @@ impl Kinfolk {
         let now = self.now();
         self.wr(move |tx| {
             let mut users = Vec::with_capacity(batch.len());
-            for nu in batch {
+            for nu in &batch {
                 let folded = nu.username.folded();
                 if let Some(claim) = tx.username_claim(&folded)? {
                     if claim.held_until.is_none_or(|until| until > now) {
@@ -53,13 +53,13 @@ impl Kinfolk {
                 })?;
                 users.push(User {
                     id,
-                    username: nu.username,
-                    name: nu.name,
+                    username: nu.username.clone(),
+                    name: nu.name.clone(),
                     bio: Default::default(),
                     avatar_url: None,
                     social_links: Default::default(),
                     location: None,
-                    email: nu.email,
+                    email: nu.email.clone(),
                     status: AccountStatus::Active,
                     settings: Settings::default(),
                     counts: Default::default(),

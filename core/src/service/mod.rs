@@ -154,13 +154,14 @@ impl Kinfolk {
         self.inner.clock.now()
     }
 
-    /// Runs a read job.
+    /// Runs a read job (again after a transient failure, as
+    /// [`Config::retry`] says).
     async fn rd<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
+        F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
     {
-        store::read(self.inner.store.as_ref(), f).await
+        store::read_retrying(self.inner.store.as_ref(), self.inner.config.retry, f).await
     }
 
     /// Runs a read job whose answer outlives the store's memory (the search
@@ -171,20 +172,23 @@ impl Kinfolk {
     async fn rd_durable<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
+        F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
     {
         let out = self.rd(f).await?;
         self.inner.store.await_durable().await?;
         Ok(out)
     }
 
-    /// Runs a write job, then brings the search index up to date.
+    /// Runs a write job — again, in a fresh transaction, after a transient
+    /// failure, as [`Config::retry`] says — then brings the search index up
+    /// to date. The job is `Fn`: it clones what it consumes.
     async fn wr<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut dyn WriteTx) -> Result<R> + Send + 'static,
+        F: Fn(&mut dyn WriteTx) -> Result<R> + Send + Sync + 'static,
     {
-        let out = store::write(self.inner.store.as_ref(), f).await?;
+        let out =
+            store::write_retrying(self.inner.store.as_ref(), self.inner.config.retry, f).await?;
         if self.inner.search.is_some()
             && let Err(e) = self.sync_search().await
         {

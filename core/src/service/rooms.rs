@@ -143,7 +143,7 @@ impl Kinfolk {
             let room = Room {
                 id,
                 kind: new_room.kind,
-                name: new_room.name,
+                name: new_room.name.clone(),
                 visibility: new_room.visibility,
                 created_by: actor,
                 created_at: now,

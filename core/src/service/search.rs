@@ -218,7 +218,7 @@ impl Kinfolk {
                 let hits = index.top(&q, &boosts, k).await?;
                 let exhausted = hits.len() < k;
                 let kept = self
-                    .rd(move |tx| filter(tx, viewer, scope, hits, now))
+                    .rd(move |tx| filter(tx, viewer, scope, hits.clone(), now))
                     .await?;
                 if kept.len() >= want || exhausted {
                     let more = kept.len() > offset.saturating_add(limit);

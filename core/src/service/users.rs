@@ -138,12 +138,12 @@ impl Kinfolk {
                 let user = User {
                     id,
                     username: new_user.username.clone(),
-                    name: new_user.name,
+                    name: new_user.name.clone(),
                     bio: Default::default(),
                     avatar_url: None,
                     social_links: Default::default(),
                     location: None,
-                    email: new_user.email,
+                    email: new_user.email.clone(),
                     status: crate::user::AccountStatus::Active,
                     settings: Settings::default(),
                     counts: Default::default(),
@@ -153,7 +153,7 @@ impl Kinfolk {
                 tx.insert_username_claim(&UsernameClaim {
                     folded,
                     user: id,
-                    username: new_user.username,
+                    username: new_user.username.clone(),
                     held_until: None,
                 })?;
                 tx.put_user(&user)?;
@@ -203,7 +203,7 @@ impl Kinfolk {
         self.rd(move |tx| {
             let id = match key {
                 ProfileKey::Id(id) => id,
-                ProfileKey::Username(folded) => holder(tx, &folded, now)?
+                ProfileKey::Username(ref folded) => holder(tx, folded, now)?
                     .map(|c| c.user)
                     .ok_or_else(Error::user_not_found)?,
             };
@@ -257,7 +257,7 @@ impl Kinfolk {
                     avatar_url,
                     social_links,
                     location,
-                } = update;
+                } = update.clone();
                 if let Some(v) = name {
                     user.name = v;
                 }
@@ -395,13 +395,16 @@ impl Kinfolk {
                     return Ok(existing);
                 }
                 tx.delete_connected_account(&provider, &external_id)?;
-                let updated = ConnectedAccount { handle, ..existing };
+                let updated = ConnectedAccount {
+                    handle: handle.clone(),
+                    ..existing
+                };
                 tx.insert_connected_account(&updated)?;
                 tx.append_change(
                     now,
                     Change::AccountLinked {
                         user: actor,
-                        provider,
+                        provider: provider.clone(),
                     },
                 )?;
                 return Ok(updated);
@@ -409,8 +412,8 @@ impl Kinfolk {
             let account = ConnectedAccount {
                 user: actor,
                 provider: provider.clone(),
-                external_id,
-                handle,
+                external_id: external_id.clone(),
+                handle: handle.clone(),
                 connected_at: now,
             };
             tx.insert_connected_account(&account)?;
@@ -418,7 +421,7 @@ impl Kinfolk {
                 now,
                 Change::AccountLinked {
                     user: actor,
-                    provider,
+                    provider: provider.clone(),
                 },
             )?;
             Ok(account)
@@ -451,7 +454,7 @@ impl Kinfolk {
                         now,
                         Change::AccountUnlinked {
                             user: actor,
-                            provider,
+                            provider: provider.clone(),
                         },
                     )?;
                     Ok(true)

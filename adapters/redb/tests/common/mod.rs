@@ -13,10 +13,12 @@ use kinfolk::{
 pub async fn w<R, F>(store: &dyn Store, f: F) -> Result<R>
 where
     R: Send + 'static,
-    F: FnOnce(&mut dyn WriteTx) -> Result<R> + Send + 'static,
+    F: Fn(&mut dyn WriteTx) -> Result<R> + Send + Sync + 'static,
 {
     let out = store
-        .write(Box::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed)))
+        .write(std::sync::Arc::new(move |tx| {
+            f(tx).map(|r| Box::new(r) as Boxed)
+        }))
         .await?;
     Ok(*out.downcast::<R>().expect("the job's own type"))
 }
@@ -25,10 +27,12 @@ where
 pub async fn r<R, F>(store: &dyn Store, f: F) -> Result<R>
 where
     R: Send + 'static,
-    F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
+    F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
 {
     let out = store
-        .read(Box::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed)))
+        .read(std::sync::Arc::new(move |tx| {
+            f(tx).map(|r| Box::new(r) as Boxed)
+        }))
         .await?;
     Ok(*out.downcast::<R>().expect("the job's own type"))
 }

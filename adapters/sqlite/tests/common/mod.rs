@@ -88,7 +88,7 @@ pub fn membership(room: RoomId, user: UserId, role: RoomRole, seq: u64) -> Membe
 pub async fn write<R, F>(store: &Arc<SqliteStore>, f: F) -> Result<R>
 where
     R: Send + 'static,
-    F: FnOnce(&mut dyn WriteTx) -> Result<R> + Send + 'static,
+    F: Fn(&mut dyn WriteTx) -> Result<R> + Send + Sync + 'static,
 {
     kinfolk::store::write(store.as_ref() as &dyn Store, f).await
 }
@@ -97,7 +97,7 @@ where
 pub async fn read<R, F>(store: &Arc<SqliteStore>, f: F) -> Result<R>
 where
     R: Send + 'static,
-    F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
+    F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
 {
     kinfolk::store::read(store.as_ref() as &dyn Store, f).await
 }
