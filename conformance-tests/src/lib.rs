@@ -14,7 +14,8 @@
 //! The macro stamps out one `#[test]` per case, in modules named after SPEC
 //! sections (`users` §3, `settings` §4, `follows` §5, `lists` §6, `rooms` §7,
 //! `search` §8, `accounts` §9, `feed` §10, `errors` §11, `storage` §12,
-//! `concurrency` §5/§12), so `cargo test --test conformance -- --list` shows
+//! `concurrency` §5/§12, `port` the store port's panic and retry
+//! policy), so `cargo test --test conformance -- --list` shows
 //! which rule each test checks. Each case gets a fresh store.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -32,6 +33,7 @@ pub mod follows;
 pub mod import;
 pub mod lists;
 pub mod model;
+pub mod port;
 pub mod privacy;
 pub mod rooms;
 pub mod search;
@@ -60,6 +62,7 @@ macro_rules! conformance_tests {
         $crate::__cases_concurrency!($factory);
         $crate::__cases_privacy!($factory);
         $crate::__cases_corpus!($factory);
+        $crate::__cases_port!($factory);
     };
 }
 
