@@ -47,9 +47,7 @@ fn headers(src: &str) -> Vec<Header> {
         if at_word && code[i..].starts_with("fn ") {
             // Back up over the qualifiers (`pub`, `pub(crate)`, `async`, …)
             // to the start of the item, then take the text up to the body.
-            let start = code[..i]
-                .rfind(['\n', ';', '{', '}'])
-                .map_or(0, |p| p + 1);
+            let start = code[..i].rfind(['\n', ';', '{', '}']).map_or(0, |p| p + 1);
             let end = code[i..].find(['{', ';']).map_or(code.len(), |p| i + p);
             let text = code[start..end]
                 .split_whitespace()
@@ -103,7 +101,8 @@ fn strip_comments_and_strings(src: &str) -> String {
                     i += 1;
                 }
             }
-        } else if b[i] == b'r' && (b[i + 1..].starts_with(b"\"") || b[i + 1..].starts_with(b"#"))
+        } else if b[i] == b'r'
+            && (b[i + 1..].starts_with(b"\"") || b[i + 1..].starts_with(b"#"))
             && (i == 0 || !is_ident(b[i - 1]))
         {
             // Raw string: r"…", r#"…"#, …
@@ -193,11 +192,9 @@ fn case_name(h: &Header) -> Result<Option<String>, String> {
     let Some((params, ret)) = rest.rsplit_once(')') else {
         return Ok(None);
     };
-    let one_ctx = params
-        .split_once(':')
-        .is_some_and(|(pat, ty)| {
-            !pat.contains(',') && ty.trim().trim_end_matches(',').trim() == "Ctx"
-        });
+    let one_ctx = params.split_once(':').is_some_and(|(pat, ty)| {
+        !pat.contains(',') && ty.trim().trim_end_matches(',').trim() == "Ctx"
+    });
     let returns_result = ret.trim() == "-> TestResult";
     let public_async = quals.trim() == "pub async" && h.top_level;
     if one_ctx && returns_result && public_async && name.bytes().all(is_ident) {

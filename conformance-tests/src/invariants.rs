@@ -46,7 +46,9 @@ fn walk(
             _ => true,
         };
         if !sorted || !continues {
-            problems.push(format!("{kind:?} edges at {anchor:?}: a page is not newest first"));
+            problems.push(format!(
+                "{kind:?} edges at {anchor:?}: a page is not newest first"
+            ));
             return Ok(out);
         }
         before = page.last().map(|e| e.seq);
@@ -133,13 +135,11 @@ pub fn store_problems(tx: &dyn ReadTx) -> kinfolk::Result<Scan> {
             "the order indexes disagree: only from the source {only_from:?}, only from the target {only_to:?}"
         ));
     }
-    scan.follows = by_from
-        .iter()
-        .filter(|k| k.0 == EdgeKind::Follow)
-        .count();
+    scan.follows = by_from.iter().filter(|k| k.0 == EdgeKind::Follow).count();
     for r in rooms {
         let Some(room) = tx.room(r)? else {
-            scan.problems.push(format!("membership of missing room {r}"));
+            scan.problems
+                .push(format!("membership of missing room {r}"));
             continue;
         };
         let members = tx.members(r, None, 100_000)?;

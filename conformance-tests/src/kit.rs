@@ -3,12 +3,12 @@
 //!
 //! An adapter says once how to open its store, and the kit derives the rest:
 //!
-//! - a store kept in a directory implements [`DiskStore`] (open, open in the
-//!   fast mode, the engine's integrity check) and calls
-//!   `store_tests!(disk: MyStore)`; the kit pairs it with a tantivy index
-//!   beside it ([`OnDisk::durable`], the production pairing), with the
+//! - a store kept in a file gives a [`Disk`] (its file name, how to open
+//!   it — durable or in its fast mode — and the engine's integrity check)
+//!   and calls `store_tests!(disk: DISK)`; the kit pairs it with a tantivy
+//!   index beside it ([`OnDisk::durable`], the production pairing), with the
 //!   brute-force index on tmpfs for the model test ([`OnDisk::fast`]), and
-//!   with the memory reference for the kill test ([`Killable`]);
+//!   with the memory reference for the kill test (`impl KillTarget for Disk`);
 //! - any other store gives [`StoreFactory`] expressions:
 //!   `store_tests!(store: …, model: …)`; [`Shared`] is the factory of a store
 //!   that lives in memory (a reopen hands back the same instance).
@@ -27,36 +27,23 @@ use kinfolk_search::{IndexOptions, TantivyIndex};
 use crate::harness::StoreFactory;
 use crate::kill::{self, KillTarget};
 
-/// What a store kept in a directory tells the kit: how to open it, and how
-/// to check its files. One `Clone` value (usually a unit struct) serves
-/// every test.
-pub trait DiskStore: Clone + Send + Sync + 'static {
-    /// Opens (or reopens) the store kept in `dir`, as in production
-    /// (durable commits). Must read back everything a previous open of the
-    /// same directory committed, once every handle of it was dropped.
-    ///
-    /// # Errors
-    /// When the engine cannot open or recover the files.
-    fn open(&self, dir: &Path) -> kinfolk::Result<Arc<dyn Store>>;
-
-    /// Opens the store in `dir` in the adapter's fastest documented mode
-    /// (for the model test, which checks logic, not durability). Closing it
-    /// must still make everything durable, so a reopen reads it all back.
-    /// Defaults to [`DiskStore::open`].
-    ///
-    /// # Errors
-    /// As [`DiskStore::open`].
-    fn open_fast(&self, dir: &Path) -> kinfolk::Result<Arc<dyn Store>> {
-        self.open(dir)
-    }
-
-    /// Runs the engine's own integrity check on the closed store in `dir`
-    /// (after a SIGKILL, before or after the recovery of a reopen). A
-    /// directory without a store file yet is sound.
-    ///
-    /// # Errors
-    /// A description of what is damaged.
-    fn check_integrity(&self, dir: &Path) -> Result<(), String>;
+/// What a store kept in one file tells the kit: the file's name, how to
+/// open it, how to check it. One value serves every test.
+#[derive(Clone, Copy, Debug)]
+pub struct Disk {
+    /// The store's file inside its directory (`kinfolk.db`); the search
+    /// index goes into the directory `search` beside it.
+    pub file: &'static str,
+    /// Opens (or reopens) the store in this file. With `fast == false`, as
+    /// in production (durable commits); with `fast == true`, in the
+    /// adapter's fastest documented mode (for the model test, which checks
+    /// logic, not durability). Either way, once every handle was dropped a
+    /// reopen must read back everything committed.
+    pub open: fn(file: &Path, fast: bool) -> kinfolk::Result<Arc<dyn Store>>,
+    /// Runs the engine's own integrity check on the closed store in this
+    /// file (after a SIGKILL, before or after the recovery of a reopen);
+    /// `Err` describes what is damaged. Only called when the file exists.
+    pub check_integrity: fn(file: &Path) -> Result<(), String>,
 }
 
 /// A temp dir, on tmpfs (`/dev/shm`) when there is one: for tests of logic,
@@ -74,26 +61,26 @@ pub fn fast_temp_dir() -> tempfile::TempDir {
         .unwrap_or_else(|e| panic!("temp dir: {e}"))
 }
 
-/// A [`DiskStore`] in a temp dir of its own (removed when the test ends),
+/// A [`Disk`] store in a temp dir of its own (removed when the test ends),
 /// with its search index.
-pub struct OnDisk<T> {
-    target: T,
+pub struct OnDisk {
+    disk: Disk,
     dir: tempfile::TempDir,
     /// `None`: durable, with a tantivy index in `dir/search`, reopened with
     /// the store. `Some`: the fast mode, with this brute-force index.
     fast: Option<Arc<MemorySearch>>,
 }
 
-impl<T: DiskStore> OnDisk<T> {
+impl OnDisk {
     /// The store opened as in production, with the tantivy index in a
     /// directory beside it (the production pairing); a reopen opens both
     /// from disk again. The conformance cases and the race suite run on it.
     ///
     /// # Panics
     /// When no temp dir can be made.
-    pub fn durable(target: T) -> Self {
+    pub fn durable(disk: Disk) -> Self {
         Self {
-            target,
+            disk,
             dir: tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}")),
             fast: None,
         }
@@ -105,31 +92,29 @@ impl<T: DiskStore> OnDisk<T> {
     ///
     /// # Panics
     /// When no temp dir can be made.
-    pub fn fast(target: T) -> Self {
+    pub fn fast(disk: Disk) -> Self {
         Self {
-            target,
+            disk,
             dir: fast_temp_dir(),
             fast: Some(Arc::new(MemorySearch::new())),
         }
     }
 }
 
-impl<T> std::fmt::Debug for OnDisk<T> {
+impl std::fmt::Debug for OnDisk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OnDisk")
+            .field("disk", &self.disk)
             .field("dir", &self.dir.path())
             .field("fast", &self.fast.is_some())
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
 #[async_trait]
-impl<T: DiskStore> StoreFactory for OnDisk<T> {
+impl StoreFactory for OnDisk {
     async fn open(&mut self) -> kinfolk::Result<Arc<dyn Store>> {
-        match self.fast {
-            None => self.target.open(self.dir.path()),
-            Some(_) => self.target.open_fast(self.dir.path()),
-        }
+        (self.disk.open)(&self.dir.path().join(self.disk.file), self.fast.is_some())
     }
     fn persistent(&self) -> bool {
         true
@@ -142,15 +127,12 @@ impl<T: DiskStore> StoreFactory for OnDisk<T> {
     }
 }
 
-/// A [`DiskStore`] as the kill test sees it: the store and a tantivy index
-/// in the work directory (with the commit interval the run asks for, see
+/// The kill test on a [`Disk`] store: the store and a tantivy index in the
+/// work directory (with the commit interval the run asks for, see
 /// [`kill::index_commit_interval`]), against the memory store as the model.
-#[derive(Clone, Debug)]
-pub struct Killable<T>(pub T);
-
-impl<T: DiskStore> KillTarget for Killable<T> {
+impl KillTarget for Disk {
     fn open_store(&self, dir: &Path) -> kinfolk::Result<Arc<dyn Store>> {
-        self.0.open(dir)
+        (self.open)(&dir.join(self.file), false)
     }
     fn open_search(&self, dir: &Path) -> kinfolk::Result<Arc<dyn SearchIndex>> {
         let mut options = IndexOptions::default();
@@ -166,7 +148,12 @@ impl<T: DiskStore> KillTarget for Killable<T> {
         Arc::new(MemoryStore::new())
     }
     fn check_integrity(&self, dir: &Path) -> Result<(), String> {
-        self.0.check_integrity(dir)
+        let file = dir.join(self.file);
+        if file.exists() {
+            (self.check_integrity)(&file)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -249,4 +236,62 @@ pub fn assert_every_case_stamped(store: &str) {
         crate::CASES.len(),
         tests.len()
     );
+}
+
+/// The current claim of a user on its username (for tests that write
+/// records through the port directly).
+pub fn claim(u: &kinfolk::User) -> kinfolk::user::UsernameClaim {
+    kinfolk::user::UsernameClaim {
+        folded: u.username.folded(),
+        user: u.id,
+        username: u.username.clone(),
+        held_until: None,
+    }
+}
+
+/// An edge record from `from` to `to`, with this feed number and time, no
+/// end (for tests that write records through the port directly).
+pub fn edge(
+    kind: kinfolk::EdgeKind,
+    from: kinfolk::UserId,
+    to: kinfolk::UserId,
+    seq: u64,
+    since: kinfolk::Timestamp,
+) -> kinfolk::Edge {
+    kinfolk::Edge {
+        kind,
+        from,
+        to,
+        since,
+        seq,
+        until: None,
+    }
+}
+
+/// A fresh, active user record with default settings and zero counters
+/// (for tests that write records through the port directly).
+///
+/// # Panics
+/// When `username` or `name` is not valid.
+pub fn user_record(
+    username: &str,
+    name: &str,
+    created_at: kinfolk::Timestamp,
+    updated_at: kinfolk::Timestamp,
+) -> kinfolk::User {
+    kinfolk::User {
+        id: kinfolk::UserId::new(),
+        username: kinfolk::Username::parse(username).unwrap(),
+        name: kinfolk::DisplayName::parse(name).unwrap(),
+        bio: kinfolk::Bio::default(),
+        avatar_url: None,
+        social_links: kinfolk::SocialLinks::default(),
+        location: None,
+        email: None,
+        status: kinfolk::AccountStatus::Active,
+        settings: kinfolk::Settings::default(),
+        counts: kinfolk::user::Counts::default(),
+        created_at,
+        updated_at,
+    }
 }

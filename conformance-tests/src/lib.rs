@@ -7,10 +7,9 @@
 //! store:
 //!
 //! ```text
-//! #[derive(Clone)]
-//! struct MyStore;
-//! impl kinfolk_conformance::kit::DiskStore for MyStore { /* open, open_fast, check_integrity */ }
-//! kinfolk_conformance::store_tests!(disk: MyStore);
+//! fn open(file: &Path, fast: bool) -> kinfolk::Result<Arc<dyn Store>> { /* … */ }
+//! fn check_integrity(file: &Path) -> Result<(), String> { /* … */ }
+//! kinfolk_conformance::store_tests!(disk: Disk { file: "my.db", open, check_integrity });
 //! ```
 //!
 //! [`store_tests!`] stamps out one `#[test]` per conformance case, in modules
@@ -62,8 +61,8 @@ include!(concat!(env!("OUT_DIR"), "/cases.rs"));
 /// test setup is one call, in one file (`tests/conformance.rs`).
 ///
 /// ```text
-/// // A store kept in a directory (see kit::DiskStore):
-/// kinfolk_conformance::store_tests!(disk: MyStore);
+/// // A store kept in one file (see kit::Disk):
+/// kinfolk_conformance::store_tests!(disk: Disk { file: "my.db", open, check_integrity });
 ///
 /// // Any store: StoreFactory expressions, evaluated afresh for every test
 /// // (and, for `model`, every generated sequence).
@@ -86,15 +85,15 @@ include!(concat!(env!("OUT_DIR"), "/cases.rs"));
 /// - `kit::every_conformance_case_is_stamped`: lists the test binary's own
 ///   tests and fails unless every case in [`CASES`] is among them.
 ///
-/// `disk: T` is `store: kit::OnDisk::durable(T), model: kit::OnDisk::fast(T),
-/// kill: kit::Killable(T)`.
+/// `disk: D` is `store: kit::OnDisk::durable(D), model: kit::OnDisk::fast(D),
+/// kill: D`.
 #[macro_export]
 macro_rules! store_tests {
-    (disk: $target:expr $(,)?) => {
+    (disk: $disk:expr $(,)?) => {
         $crate::store_tests! {
-            store: $crate::kit::OnDisk::durable($target),
-            model: $crate::kit::OnDisk::fast($target),
-            kill: $crate::kit::Killable($target),
+            store: $crate::kit::OnDisk::durable($disk),
+            model: $crate::kit::OnDisk::fast($disk),
+            kill: $disk,
         }
     };
     (

@@ -103,12 +103,19 @@ async fn race(ctx: &mut Ctx) -> TestResult {
         before.problems.join("\n")
     );
     assert_eq!(before.users, USERS);
-    assert!(before.follows > 0, "no follow survived; the check proved little");
+    assert!(
+        before.follows > 0,
+        "no follow survived; the check proved little"
+    );
 
     // The same after closing and opening the store again.
     ctx.reopen().await?;
     let after = scan(&ctx.svc).await?;
-    assert!(after.problems.is_empty(), "after reopen: {:?}", after.problems);
+    assert!(
+        after.problems.is_empty(),
+        "after reopen: {:?}",
+        after.problems
+    );
     assert_eq!((after.users, after.follows), (before.users, before.follows));
     Ok(())
 }

@@ -16,39 +16,34 @@ use std::path::Path;
 use std::sync::Arc;
 
 use kinfolk::Store;
-use kinfolk_conformance::kit::DiskStore;
+use kinfolk_conformance::kit::Disk;
 use kinfolk_redb::{Durability, Options};
 
-/// The redb store in `dir/kinfolk.redb`.
-#[derive(Clone, Copy, Debug)]
-struct Redb;
+/// `Durability::Immediate` as in production; fast: `Durability::None`, the
+/// documented fast mode (closing the store makes a durable point, so a
+/// reopen reads back everything).
+fn open(file: &Path, fast: bool) -> kinfolk::Result<Arc<dyn Store>> {
+    let durability = if fast {
+        Durability::None
+    } else {
+        Durability::Immediate
+    };
+    Ok(kinfolk_redb::open_with(
+        file,
+        Options::default().durability(durability),
+    )?)
+}
 
-impl DiskStore for Redb {
-    fn open(&self, dir: &Path) -> kinfolk::Result<Arc<dyn Store>> {
-        Ok(kinfolk_redb::open(dir.join("kinfolk.redb"))?)
-    }
-    /// `Durability::None`, the documented fast mode: closing the store makes
-    /// a durable point, so a reopen reads back everything.
-    fn open_fast(&self, dir: &Path) -> kinfolk::Result<Arc<dyn Store>> {
-        Ok(kinfolk_redb::open_with(
-            dir.join("kinfolk.redb"),
-            Options::default().durability(Durability::None),
-        )?)
-    }
-    fn check_integrity(&self, dir: &Path) -> Result<(), String> {
-        let path = dir.join("kinfolk.redb");
-        if !path.exists() {
-            return Ok(());
-        }
-        // Opening repairs what a crash left (redb's recovery); the check
-        // then verifies every page's checksum and the allocator state.
-        let mut db = redb::Database::open(&path).map_err(|e| format!("redb open: {e}"))?;
-        match db.check_integrity() {
-            Ok(true) => Ok(()),
-            Ok(false) => Err("redb check_integrity failed (and repaired the file)".into()),
-            Err(e) => Err(format!("redb check_integrity: {e}")),
-        }
+/// redb's `Database::check_integrity`. Opening repairs what a crash left
+/// (redb's recovery); the check then verifies every page's checksum and the
+/// allocator state.
+fn check_integrity(file: &Path) -> Result<(), String> {
+    let mut db = redb::Database::open(file).map_err(|e| format!("redb open: {e}"))?;
+    match db.check_integrity() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("redb check_integrity failed (and repaired the file)".into()),
+        Err(e) => Err(format!("redb check_integrity: {e}")),
     }
 }
 
-kinfolk_conformance::store_tests!(disk: Redb);
+kinfolk_conformance::store_tests!(disk: Disk { file: "kinfolk.redb", open, check_integrity });

@@ -15,51 +15,46 @@ use std::path::Path;
 use std::sync::Arc;
 
 use kinfolk::Store;
-use kinfolk_conformance::kit::DiskStore;
+use kinfolk_conformance::kit::Disk;
 use kinfolk_sqlite::{Options, Synchronous};
 
-/// The SQLite store in `dir/kinfolk.db`.
-#[derive(Clone, Copy, Debug)]
-struct Sqlite;
-
-impl DiskStore for Sqlite {
-    fn open(&self, dir: &Path) -> kinfolk::Result<Arc<dyn Store>> {
-        Ok(kinfolk_sqlite::open(dir.join("kinfolk.db"))?)
-    }
-    /// `synchronous=NORMAL`, the documented fast mode: a reopen still reads
-    /// back everything, as only a power loss may lose commits in this mode.
-    fn open_fast(&self, dir: &Path) -> kinfolk::Result<Arc<dyn Store>> {
-        Ok(kinfolk_sqlite::open_with(
-            dir.join("kinfolk.db"),
-            Options::default().synchronous(Synchronous::Normal),
-        )?)
-    }
-    fn check_integrity(&self, dir: &Path) -> Result<(), String> {
-        let path = dir.join("kinfolk.db");
-        if !path.exists() {
-            return Ok(());
-        }
-        let conn = rusqlite::Connection::open(&path).map_err(|e| format!("open: {e}"))?;
-        let mut stmt = conn
-            .prepare("PRAGMA integrity_check")
-            .map_err(|e| e.to_string())?;
-        let rows: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| format!("integrity_check: {e}"))?;
-        if rows != ["ok"] {
-            return Err(format!("PRAGMA integrity_check: {rows:?}"));
-        }
-        let fk: i64 = conn
-            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-                r.get(0)
-            })
-            .map_err(|e| format!("foreign_key_check: {e}"))?;
-        if fk != 0 {
-            return Err(format!("PRAGMA foreign_key_check: {fk} violations"));
-        }
-        Ok(())
-    }
+/// `synchronous=FULL` as in production; fast: `NORMAL`, the documented fast
+/// mode (a reopen still reads back everything, as only a power loss may lose
+/// commits in this mode).
+fn open(file: &Path, fast: bool) -> kinfolk::Result<Arc<dyn Store>> {
+    let sync = if fast {
+        Synchronous::Normal
+    } else {
+        Synchronous::Full
+    };
+    Ok(kinfolk_sqlite::open_with(
+        file,
+        Options::default().synchronous(sync),
+    )?)
 }
 
-kinfolk_conformance::store_tests!(disk: Sqlite);
+/// `PRAGMA integrity_check` and `PRAGMA foreign_key_check`.
+fn check_integrity(file: &Path) -> Result<(), String> {
+    let conn = rusqlite::Connection::open(file).map_err(|e| format!("open: {e}"))?;
+    let mut stmt = conn
+        .prepare("PRAGMA integrity_check")
+        .map_err(|e| e.to_string())?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| format!("integrity_check: {e}"))?;
+    if rows != ["ok"] {
+        return Err(format!("PRAGMA integrity_check: {rows:?}"));
+    }
+    let fk: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .map_err(|e| format!("foreign_key_check: {e}"))?;
+    if fk != 0 {
+        return Err(format!("PRAGMA foreign_key_check: {fk} violations"));
+    }
+    Ok(())
+}
+
+kinfolk_conformance::store_tests!(disk: Disk { file: "kinfolk.db", open, check_integrity });
