@@ -23,10 +23,9 @@ use kinfolk_redb::{Durability, Options};
 /// documented fast mode (closing the store makes a durable point, so a
 /// reopen reads back everything).
 fn open(file: &Path, fast: bool) -> kinfolk::Result<Arc<dyn Store>> {
-    let durability = if fast {
-        Durability::None
-    } else {
-        Durability::Immediate
+    let durability = match fast {
+        true => Durability::None,
+        false => Durability::Immediate,
     };
     Ok(kinfolk_redb::open_with(
         file,

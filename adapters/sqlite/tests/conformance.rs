@@ -22,15 +22,11 @@ use kinfolk_sqlite::{Options, Synchronous};
 /// mode (a reopen still reads back everything, as only a power loss may lose
 /// commits in this mode).
 fn open(file: &Path, fast: bool) -> kinfolk::Result<Arc<dyn Store>> {
-    let sync = if fast {
-        Synchronous::Normal
-    } else {
-        Synchronous::Full
-    };
-    Ok(kinfolk_sqlite::open_with(
-        file,
-        Options::default().synchronous(sync),
-    )?)
+    let mut options = Options::default();
+    if fast {
+        options = options.synchronous(Synchronous::Normal);
+    }
+    Ok(kinfolk_sqlite::open_with(file, options)?)
 }
 
 /// `PRAGMA integrity_check` and `PRAGMA foreign_key_check`.
