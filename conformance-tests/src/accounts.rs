@@ -12,43 +12,6 @@ use crate::fixtures::{
 };
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_accounts {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; accounts;
-            block_removes_follows_both_ways_and_adjusts_counters,
-            block_removes_requests_both_ways_and_adjusts_counters,
-            block_again_changes_nothing,
-            block_self_refused_unknown_not_found,
-            blocked_cannot_follow_either_way,
-            blocked_sees_blocker_as_not_found,
-            blocked_pair_never_in_each_others_lists,
-            blocked_pair_never_in_each_others_search,
-            unblock_lifts_block_without_restoring_follows,
-            unblock_when_not_blocked_changes_nothing,
-            mute_and_unmute_shown_in_relationship,
-            timed_mute_ends_with_the_clock,
-            muted_left_out_of_discovery_until_mute_ends,
-            mute_until_now_or_past_refused,
-            mute_again_replaces_until,
-            mute_self_refused_and_follows_kept,
-            deactivate_hides_from_profiles_lists_and_search,
-            deactivate_keeps_edges_and_counts,
-            reactivate_restores_everything,
-            deactivate_and_reactivate_idempotent,
-            deactivated_caller_limited_to_own_account,
-            delete_account_removes_edges_both_ways_and_adjusts_counters,
-            delete_account_hands_rooms_over_and_deletes_emptied,
-            delete_account_removes_connected_accounts,
-            delete_account_frees_usernames_at_once,
-            deleted_user_gone_everywhere,
-            export_holds_everything_and_round_trips,
-            export_allowed_when_deactivated_not_after_delete,
-        );
-    };
-}
-
 /// `viewer`'s relationship to `other` as `relationships` reports it.
 async fn rel(svc: &Kinfolk, viewer: UserId, other: UserId) -> Relationship {
     svc.relationships(viewer, &[other])

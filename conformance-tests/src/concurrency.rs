@@ -11,24 +11,6 @@ use kinfolk::{FollowAction, Kinfolk, NewUser, SettingsPatch, UserId};
 use crate::fixtures::{check_invariants, make_private, read_store, users};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_concurrency {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; concurrency;
-            service_is_clone_send_sync,
-            counters_exact_after_random_concurrent_commands,
-            counters_exact_many_toggles_on_few_accounts,
-            racing_registrations_one_name_exactly_one_wins,
-            follow_racing_block_never_leaves_follow,
-            approve_racing_block_never_leaves_follow,
-            racing_renames_to_one_name_exactly_one_wins,
-            settings_patches_racing_with_versions_lose_nothing,
-            concurrent_reads_during_writes_see_consistent_counts,
-        );
-    };
-}
-
 /// A small deterministic generator (xorshift), so failures reproduce.
 struct Rng(u64);
 impl Rng {

@@ -25,29 +25,6 @@ use serde::de::DeserializeOwned;
 use crate::fixtures::{follow, seq, user, user_named};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_corpus {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; corpus;
-            corpus_has_at_least_500_bad_inputs,
-            bad_usernames_refused_with_exact_codes,
-            reserved_and_lookalike_usernames_refused_everywhere,
-            text_fields_refuse_controls_nul_bidi_and_lengths,
-            unsafe_urls_refused,
-            bad_emails_refused,
-            bad_settings_json_refused,
-            stale_settings_versions_conflict,
-            invalid_utf8_and_unknown_fields_in_json_refused,
-            limits_outside_range_refused,
-            malformed_truncated_and_foreign_cursors_refused,
-            search_queries_are_plain_text,
-            lookup_keys_ids_and_command_arguments_refused,
-            sql_metacharacters_round_trip_exactly,
-        );
-    };
-}
-
 // ------------------------------------------------------------------ helpers
 
 /// Asserts a validation error on `field`, naming the input on failure.

@@ -14,38 +14,6 @@ use kinfolk::{
 use crate::fixtures::{assert_code, follow, make_private, seq, settings, user};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_errors {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; errors;
-            not_found_404,
-            unauthenticated_401,
-            deactivated_403,
-            validation_422_names_field,
-            username_taken_409,
-            username_reserved_422,
-            cannot_follow_self_422,
-            blocked_403,
-            forbidden_403,
-            limit_exceeded_422,
-            conflict_409,
-            storage_500_from_failing_store,
-            storage_from_corrupt_counter_not_panic,
-            storage_from_dangling_reference_not_panic,
-            storage_from_unexpected_store_value,
-            codes_stable_distinct_snake_case,
-            error_is_std_error_send_sync,
-            errors_reveal_no_private_text,
-            refused_profile_update_is_atomic,
-            refused_room_command_leaves_room_unchanged,
-            refused_list_reads_have_typed_errors,
-            unknown_caller_on_every_follow_command,
-            deactivated_caller_on_every_follow_command,
-        );
-    };
-}
-
 /// Asserts an error's code and HTTP status.
 #[track_caller]
 fn assert_err<T: std::fmt::Debug>(r: Result<T, Error>, code: &str, status: u16) -> Error {

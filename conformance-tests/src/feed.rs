@@ -9,44 +9,6 @@ use kinfolk::{
 use crate::fixtures::{assert_code, follow, make_private, seq, user, users};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_feed {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; feed;
-            new_store_feed_empty,
-            register_appends_user_registered,
-            event_time_from_clock,
-            profile_update_events,
-            settings_change_event,
-            follow_and_unfollow_events,
-            request_lifecycle_events,
-            remove_follower_events,
-            block_events_sever_then_blocked,
-            mute_events,
-            status_events,
-            connected_account_events,
-            room_events,
-            room_handover_and_deletion_events,
-            delete_account_events,
-            failed_commands_append_nothing,
-            failed_midway_command_appends_nothing,
-            noop_commands_append_nothing,
-            sequence_strictly_increasing_and_last_seq,
-            changes_since_pages_whole_feed,
-            changes_since_limit_edges,
-            changes_since_after_end_is_empty,
-            trim_removes_up_to_and_keeps_last_seq,
-            trim_all_sequence_not_reused,
-            trim_beyond_end_and_zero,
-            trim_is_idempotent_and_not_an_event,
-            feed_survives_reopen,
-            event_json_shape_round_trips,
-            events_carry_no_private_text,
-        );
-    };
-}
-
 /// The changes appended after `after`.
 async fn since(ctx: &Ctx, after: u64) -> Vec<Change> {
     ctx.svc

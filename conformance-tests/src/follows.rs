@@ -7,48 +7,6 @@ use crate::fixtures::{
 };
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_follows {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; follows;
-            follow_public_is_immediate,
-            follow_private_creates_request,
-            toggle_none_flips_follow,
-            toggle_none_withdraws_request,
-            force_follow_idempotent,
-            force_follow_on_pending_request_is_noop,
-            force_unfollow_idempotent,
-            force_unfollow_withdraws_request,
-            changed_flag_matches_feed,
-            self_follow_refused,
-            unknown_target_not_found,
-            deactivated_target_not_found,
-            actor_blocks_target_blocked,
-            target_blocks_actor_not_found,
-            block_severs_both_directions_counters_adjusted,
-            cap_limit_exceeded_at_edge,
-            cap_applies_to_requests_and_frees_on_unfollow,
-            mutual_follow_relationship,
-            relationship_on_public_profile,
-            relationships_batch_all_fields,
-            relationships_limit_100,
-            relationships_never_reveal_being_blocked,
-            relationships_timed_mute_ends,
-            approve_request_moves_counters,
-            reject_request_keeps_counters,
-            approve_reject_without_request_not_found,
-            follow_requests_list_paginated,
-            remove_follower_removes_follow,
-            remove_follower_drops_pending_request,
-            remove_follower_idempotent_and_unknown,
-            only_approved_follows_count,
-            counters_equal_edges_after_mixed_ops,
-            unfollow_then_refollow_private_needs_approval,
-        );
-    };
-}
-
 async fn rel(ctx: &Ctx, viewer: UserId, other: UserId) -> Relationship {
     ctx.svc
         .relationships(viewer, &[other])

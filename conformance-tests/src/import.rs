@@ -9,19 +9,6 @@ use kinfolk::{Change, Config, EdgeKind, Error, NewUser, UserId};
 use crate::fixtures::{assert_code, check_invariants, read_store};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_import {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; import;
-            edges_exist_answers_each_pair_in_order_like_edge,
-            import_follows_keeps_every_rule_and_exact_counters,
-            import_follows_stops_at_the_following_cap,
-            import_users_refuses_taken_names_and_big_batches,
-        );
-    };
-}
-
 async fn imported(svc: &kinfolk::Kinfolk, prefix: &str, n: usize) -> Vec<UserId> {
     let batch = (0..n)
         .map(|i| NewUser::new(&format!("{prefix}{i}"), "Imp").unwrap_or_else(|e| panic!("{e}")))

@@ -23,16 +23,11 @@
 //! labels through the change feed (every event carries the time of its
 //! command, and the clock is set to `BASE + index × STEP` before each one).
 //!
-//! An adapter wires it up in `tests/kill.rs`:
-//!
-//! ```text
-//! struct Target;
-//! impl kinfolk_conformance::kill::KillTarget for Target { /* open_store, … */ }
-//! #[test]
-//! fn kill_child() { kinfolk_conformance::kill::child(&Target) } // no-op unless re-executed
-//! #[test]
-//! fn sigkill() { kinfolk_conformance::kill::parent(&Target, "kill_child") }
-//! ```
+//! [`store_tests!`](crate::store_tests) stamps it for an adapter that gives a
+//! [`KillTarget`] (`kill: …`, or `disk: …`, whose [`Disk`](crate::kit::Disk)
+//! is one): the tests `kill::child` (a no-op unless re-executed) and
+//! `kill::sigkill_loses_no_acknowledged_command_and_leaves_nothing_half_done`,
+//! which calls [`parent`] with the child's name.
 //!
 //! Environment: `KINFOLK_KILLS` (kills per store, default 200),
 //! `KINFOLK_KILL_SEED` (replay a run), `KINFOLK_KILL_INDEX_COMMIT_MS`

@@ -10,45 +10,6 @@ use kinfolk::{
 use crate::fixtures::{assert_code, follow, make_private, settings, user, users, walk_ids};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_lists {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; lists;
-            followers_newest_first,
-            following_newest_first,
-            limit_defaults_to_20,
-            limit_edges_0_1_100_101_every_list,
-            malformed_and_truncated_cursor_is_validation,
-            foreign_cursor_from_another_list_is_validation,
-            foreign_cursor_from_another_owner_is_validation,
-            foreign_cursor_from_another_viewer_is_validation,
-            pages_full_and_next_cursor_exact_at_boundaries,
-            pages_40_rows_limit_20_two_pages,
-            pages_41_rows_limit_20_three_pages,
-            paging_no_row_twice_none_skipped_under_churn,
-            paging_refollow_of_seen_row_not_shown_twice,
-            row_shape_summary_and_relationship,
-            row_relationship_none_for_anonymous,
-            followers_visibility_per_viewer,
-            following_visibility_per_viewer,
-            counts_shown_only_with_show_counts,
-            deactivated_rows_left_out_pages_stay_full,
-            blocked_and_blocking_rows_left_out_pages_stay_full,
-            next_cursor_absent_when_only_hidden_rows_follow,
-            list_of_missing_or_hidden_owner_not_found,
-            bad_viewer_unauthenticated_or_deactivated,
-            only_approved_follows_listed,
-            known_followers_only_people_viewer_follows,
-            known_followers_sparse_pages_stay_full,
-            known_followers_same_whichever_side_is_smaller,
-            known_followers_visibility_and_anonymous,
-            follow_requests_newest_first_pending_only,
-            follow_requests_limits_and_cursors,
-        );
-    };
-}
-
 /// The ids of a page's rows, in order.
 fn ids(page: &Page<UserRow>) -> Vec<UserId> {
     page.items.iter().map(|r| r.user.id).collect()

@@ -1355,7 +1355,7 @@ fn collect_ids(v: &Value, out: &mut Vec<UserId>) {
 /// memberships they count, no self edge, no duplicate edge, no follow or
 /// request beside a block in either direction, and the user's current name
 /// is claimed by the user and no one else.
-fn local_invariants(
+pub(crate) fn local_invariants(
     u: &kinfolk::User,
     out: &[Vec<kinfolk::Edge>],
     inc: &[Vec<kinfolk::Edge>],

@@ -20,20 +20,6 @@ use kinfolk::{
 use crate::fixtures::{assert_code, check_invariants, make_private, read_store, seq, user};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_port {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; port;
-            panicking_write_job_leaves_no_trace_and_store_goes_on,
-            panicking_read_job_is_an_error_and_store_goes_on,
-            panicking_job_among_concurrent_writes_hurts_no_other,
-            transient_failures_are_retried_and_equal_a_clean_run,
-            transient_failures_past_the_retry_budget_are_typed_and_write_nothing,
-        );
-    };
-}
-
 /// A write job that writes a user, its claim and a feed event, then panics.
 fn panicking_write(now: kinfolk::Timestamp) -> WriteJob {
     Arc::new(move |tx| {

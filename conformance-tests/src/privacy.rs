@@ -30,17 +30,6 @@ use kinfolk::{
 use crate::fixtures::{make_private, user};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_privacy {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; privacy;
-            matrix_every_viewer_every_setting_every_cell,
-            hidden_profile_indistinguishable_from_missing,
-        );
-    };
-}
-
 // ---------------------------------------------------------------- the world
 
 /// The people of the world, as the oracle names them.

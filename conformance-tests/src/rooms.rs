@@ -12,45 +12,6 @@ use crate::fixtures::{
 };
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_rooms {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; rooms;
-            create_room_creator_is_owner_and_counts,
-            room_name_length_1_100_101,
-            add_member_owner_and_admin_always,
-            add_member_any_member_in_public_room,
-            add_member_moderator_or_member_in_private_room_forbidden,
-            add_member_by_outsider_refused,
-            add_member_again_changes_nothing,
-            allow_room_invites_everyone_following_nobody,
-            add_member_blocked_either_way_refused,
-            add_member_missing_or_deactivated_user_not_found,
-            set_role_never_above_own,
-            set_role_only_for_members_below_own,
-            set_role_self_lower_but_sole_owner_stays,
-            set_role_refused_to_others_even_when_nothing_would_change,
-            remove_member_only_lower_roles,
-            remove_member_unknown_membership_not_found,
-            leave_room_adjusts_counts,
-            sole_owner_leaving_hands_to_longest_standing_admin,
-            sole_owner_leaving_hands_to_moderator_without_admin,
-            sole_owner_leaving_hands_to_member_without_admin_or_moderator,
-            owner_leaving_beside_another_owner_hands_nothing_over,
-            last_member_leaving_deletes_room,
-            my_rooms_newest_joined_first,
-            my_rooms_name_filter_case_and_accent_insensitive,
-            my_rooms_kind_and_role_filters,
-            my_rooms_limit_edges_and_bad_cursors,
-            my_rooms_40_and_41_rooms_exact_pages,
-            my_rooms_filtered_pages_stay_full,
-            my_rooms_paging_under_joins_and_leaves,
-            deactivated_actor_cannot_manage_rooms,
-        );
-    };
-}
-
 fn new_room(kind: RoomKind, name: &str, visibility: RoomVisibility) -> NewRoom {
     NewRoom {
         kind,

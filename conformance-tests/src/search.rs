@@ -19,57 +19,6 @@ use kinfolk::{
 use crate::fixtures::{assert_code, follow, make_private, settings, user, user_named};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_search {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; search;
-            rank_tiers_exact_then_username_prefix_then_name_prefix_then_fuzzy,
-            rank_within_tier_followers_then_id,
-            rank_followers_count_change_reorders,
-            match_accent_and_case_insensitive,
-            match_combining_marks_in_query,
-            match_multi_word_every_word_is_a_name_word_prefix,
-            match_leading_at_ignored,
-            match_username_underscores_and_digits,
-            match_fuzzy_one_typo_terms_of_four_or_more,
-            match_cyrillic_names,
-            match_greek_names,
-            match_greek_final_sigma_in_uppercase_query,
-            match_arabic_names,
-            match_hebrew_rtl_names,
-            match_cjk_names,
-            hits_carry_summary_and_relationship,
-            scope_discovery_only_discoverable_never_viewer,
-            scope_discovery_leaves_out_muted,
-            scope_discovery_anonymous_allowed,
-            scope_mention_allow_mentions_relative_to_viewer,
-            scope_mention_ranks_followed_then_followers,
-            scope_mention_needs_a_viewer,
-            scope_room_invite_leaves_out_members_and_refusers,
-            scope_room_invite_viewer_must_be_allowed_to_add,
-            scope_following_and_followers_inside_the_list_only,
-            scope_lists_follow_visibility_rules,
-            always_left_out_deactivated,
-            always_left_out_blocks_both_ways,
-            setting_flipped_just_before_query_is_honoured,
-            viewer_unknown_or_deactivated,
-            limit_1_and_50_ok_0_and_51_refused,
-            pages_walk_without_duplicates,
-            cursor_foreign_to_another_query_refused,
-            query_length_edges,
-            odd_input_results_or_validation_never_panic,
-            query_syntax_is_plain_text,
-            freshness_change_searchable_after_refresh,
-            freshness_within_one_second_without_refresh,
-            index_answers_after_reopen,
-            reopen_catches_index_up_from_feed,
-            rebuild_gives_same_results,
-            no_index_is_forbidden_not_panic,
-        );
-    };
-}
-
 // ---------------------------------------------------------------- helpers
 
 /// Search with the largest page.

@@ -9,51 +9,6 @@ use kinfolk::{
 use crate::fixtures::{assert_code, check_invariants, follow, make_private, seq, user};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_settings {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; settings;
-            defaults_as_documented,
-            defaults_json_shape,
-            notification_fields_each_patchable,
-            privacy_fields_each_patchable,
-            display_fields_each_patchable,
-            enum_values_accepted,
-            enum_values_unknown_refused,
-            wrong_json_types_refused,
-            unknown_field_refused_top_level,
-            unknown_field_refused_in_notifications,
-            unknown_field_refused_in_privacy,
-            unknown_field_refused_in_display,
-            absent_fields_unchanged,
-            empty_patch_is_noop,
-            same_value_patch_is_noop,
-            version_bumps_once_per_change,
-            expected_version_current_accepted,
-            expected_version_stale_conflict_nothing_changed,
-            expected_version_future_conflict,
-            two_clients_never_silently_undo,
-            language_tag_valid_accepted,
-            language_tag_invalid_refused,
-            timezone_iana_accepted,
-            timezone_unknown_refused,
-            private_on_makes_follows_requests,
-            private_on_keeps_existing_followers,
-            private_off_approves_all_pending,
-            private_off_without_pending_only_settings_event,
-            show_counts_off_hides_counts_from_others,
-            settings_only_owner_sees,
-            edit_settings_returns_stored_settings,
-            settings_survive_reopen,
-            edit_settings_bad_caller,
-            patch_json_round_trips,
-            private_off_approves_more_than_a_batch,
-            settings_change_sets_updated_at,
-        );
-    };
-}
-
 fn patch(json: &str) -> SettingsPatch {
     serde_json::from_str(json).unwrap_or_else(|e| panic!("patch {json}: {e}"))
 }

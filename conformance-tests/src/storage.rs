@@ -27,41 +27,6 @@ use crate::fixtures::{
 };
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_storage {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; storage;
-            atomic_follow_refused_by_cap_leaves_state,
-            atomic_rename_to_taken_name_leaves_state,
-            atomic_stale_settings_patch_leaves_state,
-            atomic_failed_write_job_rolls_back_everything,
-            store_unique_username_claim_rolls_back,
-            store_unique_edge_and_connected_account,
-            store_edge_keys_and_edges_into_agree_with_edges,
-            race_register_same_name_in_different_cases,
-            race_rename_to_same_name,
-            race_link_same_connected_account,
-            race_follow_same_pair_one_edge,
-            reopen_keeps_users_and_held_usernames,
-            reopen_keeps_settings_with_version,
-            reopen_keeps_edges_and_counters,
-            reopen_keeps_rooms_and_memberships,
-            reopen_keeps_connected_accounts,
-            reopen_keeps_feed_and_last_seq,
-            reopen_keeps_every_export,
-            store_futures_complete_on_any_executor,
-            json_round_trip_profile_values,
-            json_round_trip_settings_and_inputs,
-            json_round_trip_rooms_search_and_pages,
-            json_round_trip_every_change_variant,
-            json_round_trip_feed_from_commands,
-            json_inputs_refuse_unknown_fields,
-            json_exact_shapes,
-        );
-    };
-}
-
 // ---------------------------------------------------------------- helpers
 
 /// Serialises `v`, reads it back (from text and from a `Value`), checks

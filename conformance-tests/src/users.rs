@@ -9,58 +9,6 @@ use kinfolk::{
 use crate::fixtures::{assert_code, follow, seq, settings, user};
 use crate::{Ctx, TestResult};
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __cases_users {
-    ($factory:expr) => {
-        $crate::__stamp_section!($factory; users;
-            register_returns_full_profile,
-            username_length_edges,
-            username_needs_a_letter,
-            username_charset,
-            username_unique_case_insensitive,
-            username_stored_as_typed,
-            username_reserved_plain,
-            username_reserved_lookalikes,
-            username_reserved_by_config,
-            display_name_edges,
-            display_name_nfc_and_trim,
-            display_name_control_and_bidi_refused,
-            bio_edges,
-            bio_newlines_allowed_controls_refused,
-            location_edges,
-            email_shape,
-            avatar_url_rules,
-            avatar_http_only_when_config_allows,
-            avatar_null_clears,
-            social_links_rules,
-            update_leaves_absent_fields,
-            update_nothing_appends_no_event,
-            get_profile_by_id_and_username,
-            get_profile_at_prefix_and_case,
-            get_profile_own_is_full,
-            get_profile_public_hides_private_fields,
-            get_profile_unknown_is_not_found,
-            get_profile_deactivated_is_not_found,
-            get_profile_blocker_is_not_found,
-            get_profile_uuid_shaped_string_is_id,
-            unknown_caller_unauthenticated,
-            deactivated_caller_limited,
-            me_has_statistics,
-            username_change_keeps_id,
-            username_hold_blocks_others,
-            username_hold_owner_takes_back,
-            username_hold_redirects_lookup,
-            username_hold_expires,
-            username_case_only_change,
-            ids_are_uuid_v7,
-            connected_accounts_link_find_unlink,
-            connected_account_unique_across_users,
-            connected_accounts_owner_only,
-        );
-    };
-}
-
 pub async fn register_returns_full_profile(ctx: Ctx) -> TestResult {
     let nu = NewUser::new("Ada_L", "Ada Lovelace")?.with_email("ada@example.com")?;
     let p = ctx.svc.register(nu).await?;

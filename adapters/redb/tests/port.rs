@@ -287,23 +287,15 @@ async fn a_failed_job_leaves_nothing_behind_feed_events_included() {
         "the job's error, unchanged: {err:?}"
     );
 
-    let lid = lost.id;
-    let (u, kept, c, e, m, a, feed, last) = r(&*s, move |tx| {
-        Ok((
-            tx.user(lid)?,
-            tx.user(kid)?,
-            tx.username_claim("lost")?,
-            tx.edges(EdgeKind::Follow, Anchor::To(kid), None, 10)?,
-            tx.memberships_of(lid, None, 10)?,
-            tx.connected_account("github", "1")?,
-            tx.changes_since(0, 10)?,
-            tx.last_seq()?,
-        ))
+    // Every record kind rolls back: the conformance case
+    // storage::atomic_failed_write_job_rolls_back_everything checks each one
+    // on this store. Here: the feed and its numbering.
+    let (kept, feed, last) = r(&*s, move |tx| {
+        Ok((tx.user(kid)?, tx.changes_since(0, 10)?, tx.last_seq()?))
     })
     .await
     .unwrap();
-    assert!(u.is_none() && c.is_none() && e.is_empty() && m.is_empty() && a.is_none());
-    assert_eq!(kept, Some(keep));
+    assert_eq!(kept, Some(keep), "the deleted user is back");
     assert_eq!(feed.len(), 1);
     assert_eq!(last, 1);
     // The next event takes the next number: the failed job used none.
@@ -336,46 +328,6 @@ async fn a_panicking_job_is_a_storage_error_and_the_store_goes_on() {
     let u3 = u.clone();
     w(&*s, move |tx| tx.put_user(&u3)).await.unwrap();
     assert_eq!(r(&*s, move |tx| tx.user(id)).await.unwrap(), Some(u));
-}
-
-#[tokio::test]
-async fn last_seq_survives_trimming_and_numbers_are_never_reused() {
-    let s = mem();
-    assert_eq!(r(&*s, |tx| tx.last_seq()).await.unwrap(), 0);
-    let u = UserId::new();
-    let seqs = w(&*s, move |tx| {
-        (0..5)
-            .map(|i| tx.append_change(at(i), Change::ProfileUpdated { user: u }))
-            .collect::<kinfolk::Result<Vec<u64>>>()
-    })
-    .await
-    .unwrap();
-    assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
-    let page = r(&*s, |tx| tx.changes_since(2, 2)).await.unwrap();
-    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
-    assert_eq!(page[0].change, Change::ProfileUpdated { user: u });
-    assert_eq!(page[0].at, at(2));
-
-    assert_eq!(w(&*s, |tx| tx.trim_changes(3)).await.unwrap(), 3);
-    assert_eq!(w(&*s, |tx| tx.trim_changes(3)).await.unwrap(), 0);
-    let left = r(&*s, |tx| tx.changes_since(0, 100)).await.unwrap();
-    assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4, 5]);
-    assert_eq!(w(&*s, |tx| tx.trim_changes(u64::MAX)).await.unwrap(), 2);
-    assert_eq!(r(&*s, |tx| tx.last_seq()).await.unwrap(), 5);
-    let next = w(&*s, move |tx| {
-        tx.append_change(at(9), Change::Deactivated { user: u })
-    })
-    .await
-    .unwrap();
-    assert_eq!(next, 6);
-    let all = r(&*s, |tx| tx.changes_since(0, 100)).await.unwrap();
-    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![6]);
-    assert!(
-        r(&*s, |tx| tx.changes_since(u64::MAX, 10))
-            .await
-            .unwrap()
-            .is_empty()
-    );
 }
 
 #[tokio::test]

@@ -2,11 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use kinfolk::store::{Boxed, ReadTx, WriteTx};
-use kinfolk::user::{Counts, UsernameClaim};
 use kinfolk::{
-    AccountStatus, Bio, Clock, ConnectedAccount, DisplayName, Edge, EdgeKind, ManualClock,
-    Membership, Result, Room, RoomId, RoomKind, RoomName, RoomRole, RoomVisibility, Settings,
-    SocialLinks, Store, Timestamp, User, UserId, Username,
+    Clock, ConnectedAccount, Edge, EdgeKind, ManualClock, Membership, Result, Room, RoomId,
+    RoomKind, RoomName, RoomRole, RoomVisibility, Store, Timestamp, User, UserId,
 };
 
 /// Runs a typed write job.
@@ -42,46 +40,17 @@ pub fn at(secs: i64) -> Timestamp {
     ManualClock::starting_at_epoch().now() + chrono::Duration::seconds(secs)
 }
 
-/// A user record with this username.
+/// A user record with this username (also its display name), created at
+/// the epoch.
 pub fn user(username: &str) -> User {
-    let now = ManualClock::starting_at_epoch().now();
-    User {
-        id: UserId::new(),
-        username: Username::parse(username).unwrap(),
-        name: DisplayName::parse(username).unwrap(),
-        bio: Bio::default(),
-        avatar_url: None,
-        social_links: SocialLinks::default(),
-        location: None,
-        email: None,
-        status: AccountStatus::Active,
-        settings: Settings::default(),
-        counts: Counts::default(),
-        created_at: now,
-        updated_at: now,
-    }
+    kinfolk_conformance::kit::user_record(username, username, at(0), at(0))
 }
 
-/// The current claim of a user on its username.
-pub fn claim(u: &User) -> UsernameClaim {
-    UsernameClaim {
-        folded: u.username.folded(),
-        user: u.id,
-        username: u.username.clone(),
-        held_until: None,
-    }
-}
+pub use kinfolk_conformance::kit::claim;
 
-/// An edge.
+/// An edge, since the epoch.
 pub fn edge(kind: EdgeKind, from: UserId, to: UserId, seq: u64) -> Edge {
-    Edge {
-        kind,
-        from,
-        to,
-        since: ManualClock::starting_at_epoch().now(),
-        seq,
-        until: None,
-    }
+    kinfolk_conformance::kit::edge(kind, from, to, seq, at(0))
 }
 
 /// A room.

@@ -4,10 +4,7 @@
 use std::sync::Arc;
 
 use chrono::DateTime;
-use kinfolk::settings::Settings;
-use kinfolk::user::{
-    AccountStatus, Bio, Counts, DisplayName, SocialLinks, User, Username, UsernameClaim,
-};
+use kinfolk::user::User;
 use kinfolk::{
     ChangeEvent, Edge, EdgeKind, Membership, ReadTx, Result, Room, RoomId, RoomKind, RoomName,
     RoomRole, RoomVisibility, Store, Timestamp, UserId, WriteTx,
@@ -19,45 +16,16 @@ pub fn t(secs: i64) -> Timestamp {
     DateTime::from_timestamp(1_704_067_200 + secs, 123_456_789).unwrap()
 }
 
-/// A fresh user record.
+/// A fresh user record named `User {name}`, created at `t(0)`.
 pub fn user(name: &str) -> User {
-    User {
-        id: UserId::new(),
-        username: Username::parse(name).unwrap(),
-        name: DisplayName::parse(&format!("User {name}")).unwrap(),
-        bio: Bio::default(),
-        avatar_url: None,
-        social_links: SocialLinks::default(),
-        location: None,
-        email: None,
-        status: AccountStatus::Active,
-        settings: Settings::default(),
-        counts: Counts::default(),
-        created_at: t(0),
-        updated_at: t(1),
-    }
+    kinfolk_conformance::kit::user_record(name, &format!("User {name}"), t(0), t(1))
 }
 
-/// The current-name claim of a user.
-pub fn claim(u: &User) -> UsernameClaim {
-    UsernameClaim {
-        folded: u.username.folded(),
-        user: u.id,
-        username: u.username.clone(),
-        held_until: None,
-    }
-}
+pub use kinfolk_conformance::kit::claim;
 
-/// An edge.
+/// An edge, since `t(seq)`.
 pub fn edge(kind: EdgeKind, from: UserId, to: UserId, seq: u64) -> Edge {
-    Edge {
-        kind,
-        from,
-        to,
-        since: t(seq as i64),
-        seq,
-        until: None,
-    }
+    kinfolk_conformance::kit::edge(kind, from, to, seq, t(seq as i64))
 }
 
 /// A room.
