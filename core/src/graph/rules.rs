@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::{Anchor, Edge, EdgeKind, Relationship};
+use crate::graph::{Anchor, Edge, EdgeKind, Relationship};
 use crate::id::UserId;
+use crate::profile::User;
 use crate::settings::{Audience, ListVisibility};
 use crate::store::{ReadTx, WriteTx};
-use crate::user::User;
 
 /// Batch size for scans that walk a whole edge list inside one transaction.
 pub(crate) const SCAN_BATCH: usize = 512;

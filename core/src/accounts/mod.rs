@@ -1,10 +1,13 @@
 //! Account-level values: the export of everything kinfolk holds about a user.
 
+mod import;
+mod service;
+
 use serde::{Deserialize, Serialize};
 
-use crate::follow::Edge;
-use crate::room::Membership;
-use crate::user::{ConnectedAccount, User, UsernameClaim};
+use crate::graph::Edge;
+use crate::profile::{ConnectedAccount, User, UsernameClaim};
+use crate::rooms::Membership;
 
 /// Everything kinfolk holds about one user (SPEC §9 `export`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,21 +5,21 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rooms::may_add;
-use super::rules::{admits, check_viewer, edges_by_other, may_list, visible_user};
 use crate::error::{Error, Result};
-use crate::follow::{Anchor, EdgeKind, Relationship};
+use crate::graph::rules::{admits, check_viewer, edges_by_other, may_list, visible_user};
+use crate::graph::{Anchor, EdgeKind, Relationship};
 use crate::id::UserId;
 use crate::page::{
     ListKind, MAX_SEARCH_LIMIT, Page, PageRequest, check_limit, decode_cursor, encode_cursor,
     owner_key,
 };
+use crate::profile::{User, UserSummary};
+use crate::rooms::service::may_add;
 use crate::search::{
     Boosts, IndexBatch, MatchTier, SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchScope,
 };
+use crate::service::Kinfolk;
 use crate::store::ReadTx;
-use crate::user::{User, UserSummary};
 
 /// One search hit: who, how they matched, and the viewer's relationship.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +62,7 @@ impl Kinfolk {
     /// store lost commits the index had seen — possible only with a store
     /// opened in a non-durable mode; the store would reuse those sequences
     /// for other events), otherwise from its last applied feed sequence.
-    pub(super) async fn open_search(&self) -> Result<()> {
+    pub(crate) async fn open_search(&self) -> Result<()> {
         let applied = self.index()?.applied_seq().await?;
         let last = self.rd(|tx| tx.last_seq()).await?;
         if applied == 0 || applied > last {
@@ -74,7 +74,7 @@ impl Kinfolk {
 
     /// Applies every feed event the index has not seen. Idempotent; runs
     /// under a lock so an older state of a user never overwrites a newer one.
-    pub(super) async fn sync_search(&self) -> Result<()> {
+    pub(crate) async fn sync_search(&self) -> Result<()> {
         let index = self.index()?;
         let _guard = self.inner.search_sync.lock().await;
         loop {

@@ -11,23 +11,9 @@ use std::sync::Arc;
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
 use crate::error::Result;
+use crate::profile::lookalike_fold;
 use crate::search::SearchIndex;
 use crate::store::{self, ReadTx, Store, WriteTx};
-use crate::user::lookalike_fold;
-
-mod account;
-mod feed;
-mod follows;
-mod import;
-mod lists;
-mod rooms;
-mod rules;
-mod search;
-mod users;
-
-pub use follows::RelationshipEntry;
-pub use lists::UserRow;
-pub use search::SearchResult;
 
 /// The kinfolk service: clone it freely; every clone shares the same store,
 /// clock, configuration and search index.
@@ -45,19 +31,19 @@ pub use search::SearchResult;
 /// ```
 #[derive(Clone)]
 pub struct Kinfolk {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    config: Config,
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Config,
     /// Reserved names, look-alike folded.
-    reserved: Vec<String>,
-    search: Option<Arc<dyn SearchIndex>>,
+    pub(crate) reserved: Vec<String>,
+    pub(crate) search: Option<Arc<dyn SearchIndex>>,
     /// Serialises catching the index up, so an older user state can never
     /// overwrite a newer one.
-    search_sync: AsyncMutex<()>,
+    pub(crate) search_sync: AsyncMutex<()>,
 }
 
 impl fmt::Debug for Kinfolk {
@@ -101,7 +87,7 @@ impl KinfolkBuilder {
     /// # Errors
     /// [`Error::Storage`](crate::Error::Storage) when the store or index fails.
     pub async fn build(self) -> Result<Kinfolk> {
-        let mut reserved: Vec<String> = crate::user::RESERVED_USERNAMES
+        let mut reserved: Vec<String> = crate::profile::RESERVED_USERNAMES
             .iter()
             .map(|s| lookalike_fold(s))
             .collect();
@@ -150,13 +136,13 @@ impl Kinfolk {
         &self.inner.config
     }
 
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         self.inner.clock.now()
     }
 
     /// Runs a read job (again after a transient failure, as
     /// [`Config::retry`] says).
-    async fn rd<R, F>(&self, f: F) -> Result<R>
+    pub(crate) async fn rd<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
@@ -169,7 +155,7 @@ impl Kinfolk {
     /// everything the read may have seen is durable
     /// ([`Store::await_durable`](crate::Store::await_durable)), so that a
     /// crash cannot take back what was handed out. ADR 0005.
-    async fn rd_durable<R, F>(&self, f: F) -> Result<R>
+    pub(crate) async fn rd_durable<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
@@ -182,7 +168,7 @@ impl Kinfolk {
     /// Runs a write job — again, in a fresh transaction, after a transient
     /// failure, as [`Config::retry`] says — then brings the search index up
     /// to date. The job is `Fn`: it clones what it consumes.
-    async fn wr<R, F>(&self, f: F) -> Result<R>
+    pub(crate) async fn wr<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: Fn(&mut dyn WriteTx) -> Result<R> + Send + Sync + 'static,

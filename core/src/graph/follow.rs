@@ -3,12 +3,12 @@
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rules::{self, active_actor, blocks, check_viewer, edges_by_other};
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::{EdgeKind, FollowAction, FollowOutcome, Relationship};
+use crate::graph::rules::{self, active_actor, blocks, check_viewer, edges_by_other};
+use crate::graph::{EdgeKind, FollowAction, FollowOutcome, Relationship};
 use crate::id::UserId;
+use crate::service::Kinfolk;
 
 /// One entry of [`Kinfolk::relationships`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,20 +2,20 @@
 
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rules::{self, active_actor, any_actor, check_viewer, visible_user};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::EdgeKind;
+use crate::graph::EdgeKind;
+use crate::graph::rules::{self, active_actor, any_actor, check_viewer, visible_user};
 use crate::id::UserId;
-use crate::settings::{Settings, SettingsPatch};
-use crate::store::{ReadTx, WriteTx};
-use crate::text;
-use crate::user::{
+use crate::profile::{
     ConnectedAccount, NewUser, OwnProfile, OwnStats, ProfileUpdate, ProfileView, PublicProfile,
     PublicStats, User, UserSummary, Username, UsernameClaim,
 };
+use crate::service::Kinfolk;
+use crate::settings::{Settings, SettingsPatch};
+use crate::store::{ReadTx, WriteTx};
+use crate::text;
 
 /// Builds the owner's full view.
 pub(crate) fn own_profile(tx: &dyn ReadTx, user: User) -> Result<OwnProfile> {
@@ -105,7 +105,7 @@ fn parse_profile_key(raw: &str) -> Result<ProfileKey> {
 }
 
 impl Kinfolk {
-    pub(super) fn check_reserved(&self, username: &Username) -> Result<()> {
+    pub(crate) fn check_reserved(&self, username: &Username) -> Result<()> {
         let folded = username.lookalike_fold();
         if self.inner.reserved.contains(&folded) {
             return Err(Error::UsernameReserved);
@@ -144,7 +144,7 @@ impl Kinfolk {
                     social_links: Default::default(),
                     location: None,
                     email: new_user.email.clone(),
-                    status: crate::user::AccountStatus::Active,
+                    status: crate::profile::AccountStatus::Active,
                     settings: Settings::default(),
                     counts: Default::default(),
                     created_at: now,
@@ -331,7 +331,7 @@ impl Kinfolk {
             tx.append_change(now, Change::SettingsChanged { user: actor })?;
             if was_private && !user.settings.privacy.private_account {
                 let pending =
-                    rules::all_edges(tx, EdgeKind::Request, crate::follow::Anchor::To(actor))?;
+                    rules::all_edges(tx, EdgeKind::Request, crate::graph::Anchor::To(actor))?;
                 // Oldest first, so approved follows keep the order they were asked in.
                 for e in pending.iter().rev() {
                     rules::approve_request(tx, e.from, actor, now)?;

@@ -1,5 +1,7 @@
 //! Rooms and memberships (SPEC §7).
 
+pub(crate) mod service;
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;

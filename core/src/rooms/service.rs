@@ -2,17 +2,17 @@
 
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rules::{self, active_actor, admits, blocks};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::EdgeKind;
+use crate::graph::EdgeKind;
+use crate::graph::rules::{self, active_actor, admits, blocks};
 use crate::id::{RoomId, UserId};
 use crate::page::{
     ListKind, MAX_LIST_LIMIT, Page, PageRequest, check_limit, decode_cursor, encode_cursor,
 };
-use crate::room::{Membership, MyRoom, NewRoom, Room, RoomFilter, RoomRole, RoomVisibility};
+use crate::rooms::{Membership, MyRoom, NewRoom, Room, RoomFilter, RoomRole, RoomVisibility};
+use crate::service::Kinfolk;
 use crate::store::{ReadTx, WriteTx};
 use crate::text::fold;
 
@@ -47,7 +47,7 @@ pub(crate) fn may_add(room: &Room, role: RoomRole) -> bool {
 /// "following" meaning people the target follows).
 pub(crate) fn admits_invite(
     tx: &dyn ReadTx,
-    target: &crate::user::User,
+    target: &crate::profile::User,
     actor: UserId,
 ) -> Result<bool> {
     let follows_actor = tx.edge(EdgeKind::Follow, target.id, actor)?.is_some();

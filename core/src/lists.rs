@@ -10,17 +10,17 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rules::{active_actor, check_viewer, edges_by_other, may_list, visible_user};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::follow::{Anchor, EdgeKind, Relationship};
+use crate::graph::rules::{active_actor, check_viewer, edges_by_other, may_list, visible_user};
+use crate::graph::{Anchor, EdgeKind, Relationship};
 use crate::id::UserId;
 use crate::page::{
     ListKind, MAX_LIST_LIMIT, Page, PageRequest, check_limit, decode_cursor, encode_cursor,
 };
+use crate::profile::UserSummary;
+use crate::service::Kinfolk;
 use crate::store::ReadTx;
-use crate::user::UserSummary;
 
 /// A row of a user list: who, and the viewer's relationship to them
 /// (absent for anonymous viewers).
@@ -129,7 +129,7 @@ fn first_batch(limit: usize, sparse: bool) -> usize {
 }
 
 /// The users of a batch by id.
-fn by_id(users: Vec<crate::user::User>) -> HashMap<UserId, crate::user::User> {
+fn by_id(users: Vec<crate::profile::User>) -> HashMap<UserId, crate::profile::User> {
     users.into_iter().map(|u| (u.id, u)).collect()
 }
 
@@ -174,7 +174,7 @@ fn known_from_viewer(
             EdgeKind::Follow,
             Anchor::From(viewer),
             after_viewer_edge,
-            crate::service::rules::SCAN_BATCH,
+            crate::graph::rules::SCAN_BATCH,
         )?;
         after_viewer_edge = batch.last().map(|&(seq, _)| seq);
         let ids: Vec<UserId> = batch
@@ -188,7 +188,7 @@ fn known_from_viewer(
                 .filter(|e| before.is_none_or(|b| e.seq < b))
                 .map(|e| (e.seq, e.from)),
         );
-        if batch.len() < crate::service::rules::SCAN_BATCH {
+        if batch.len() < crate::graph::rules::SCAN_BATCH {
             break;
         }
     }

@@ -11,6 +11,10 @@
 //! Facts from the store, at query time: status, discoverable, allow_mentions,
 //! allow_room_invites, blocks both ways, mutes, memberships, list visibility.
 
+pub(crate) mod service;
+
+pub use service::SearchResult;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

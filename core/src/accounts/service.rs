@@ -2,16 +2,16 @@
 
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rooms::drop_member;
-use super::rules::{self, active_actor, all_edges, any_actor};
-use crate::account::Export;
+use crate::accounts::Export;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::{Anchor, Edge, EdgeKind};
+use crate::graph::rules::{self, active_actor, all_edges, any_actor};
+use crate::graph::{Anchor, Edge, EdgeKind};
 use crate::id::UserId;
-use crate::user::AccountStatus;
+use crate::profile::AccountStatus;
+use crate::rooms::service::drop_member;
+use crate::service::Kinfolk;
 
 impl Kinfolk {
     /// Blocks `target`: removes follows and follow requests in both

@@ -4,13 +4,15 @@
 //! Every field type validates in its constructor *and* when deserialised, so an
 //! invalid value cannot exist past the boundary.
 
+pub(crate) mod service;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::follow::Relationship;
+use crate::graph::Relationship;
 use crate::id::UserId;
 use crate::settings::Settings;
 use crate::text;

@@ -1,6 +1,11 @@
 //! Relationships between users (SPEC §5): follows, follow requests, blocks
 //! and mutes, all stored as directed [`Edge`]s.
 
+pub(crate) mod follow;
+pub(crate) mod rules;
+
+pub use follow::RelationshipEntry;
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
