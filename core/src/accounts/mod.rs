@@ -1,5 +1,6 @@
 //! Account-level values: the export of everything kinfolk holds about a user.
 
+mod connected;
 mod import;
 mod service;
 

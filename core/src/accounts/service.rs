@@ -1,166 +1,18 @@
-//! Account actions (SPEC §9): block, mute, deactivate, delete, export.
+//! Account actions (SPEC §9): deactivate, reactivate, delete, export.
 
 use tracing::Instrument;
 
 use crate::accounts::Export;
-use crate::clock::Timestamp;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::feed::Change;
-use crate::graph::rules::{self, active_actor, all_edges, any_actor};
-use crate::graph::{Anchor, Edge, EdgeKind};
+use crate::graph::rules::{self, all_edges, any_actor};
+use crate::graph::{Anchor, EdgeKind};
 use crate::id::UserId;
 use crate::profile::AccountStatus;
 use crate::rooms::service::drop_member;
 use crate::service::Kinfolk;
 
 impl Kinfolk {
-    /// Blocks `target`: removes follows and follow requests in both
-    /// directions (counters adjusted). Afterwards the target cannot follow the
-    /// actor, sees the actor as missing, and the two never see each other in
-    /// lists or search. Idempotent; reports whether anything changed.
-    ///
-    /// # Errors
-    /// `Validation` (`target`) for blocking oneself; `NotFound` for an unknown
-    /// user; `Unauthenticated`, `Deactivated`.
-    pub async fn block(&self, actor: UserId, target: UserId) -> Result<bool> {
-        let span = tracing::info_span!("block", actor = %actor, target = %target);
-        let now = self.now();
-        self.wr(move |tx| {
-            active_actor(tx, actor)?;
-            if actor == target {
-                return Err(Error::validation("target", "you cannot block yourself"));
-            }
-            tx.user(target)?.ok_or_else(Error::user_not_found)?;
-            if tx.edge(EdgeKind::Block, actor, target)?.is_some() {
-                return Ok(false);
-            }
-            rules::sever(tx, actor, target, now)?;
-            let seq = tx.append_change(
-                now,
-                Change::Blocked {
-                    blocker: actor,
-                    blocked: target,
-                },
-            )?;
-            tx.insert_edge(&Edge {
-                kind: EdgeKind::Block,
-                from: actor,
-                to: target,
-                since: now,
-                seq,
-                until: None,
-            })?;
-            Ok(true)
-        })
-        .instrument(span)
-        .await
-    }
-
-    /// Lifts a block (follows removed by it are not restored). Idempotent.
-    ///
-    /// # Errors
-    /// `Unauthenticated`, `Deactivated`.
-    pub async fn unblock(&self, actor: UserId, target: UserId) -> Result<bool> {
-        let span = tracing::info_span!("unblock", actor = %actor, target = %target);
-        let now = self.now();
-        self.wr(move |tx| {
-            active_actor(tx, actor)?;
-            if tx.delete_edge(EdgeKind::Block, actor, target)?.is_none() {
-                return Ok(false);
-            }
-            tx.append_change(
-                now,
-                Change::Unblocked {
-                    blocker: actor,
-                    blocked: target,
-                },
-            )?;
-            Ok(true)
-        })
-        .instrument(span)
-        .await
-    }
-
-    /// Mutes `target`, optionally until a time (a timed mute ends by
-    /// itself). Muting again replaces the end time. Shown in the
-    /// relationship; muted users are left out of the actor's discovery search.
-    ///
-    /// # Errors
-    /// `Validation` for muting oneself or an `until` not in the future;
-    /// `NotFound` for an unknown user; `Unauthenticated`, `Deactivated`.
-    pub async fn mute(
-        &self,
-        actor: UserId,
-        target: UserId,
-        until: Option<Timestamp>,
-    ) -> Result<bool> {
-        let span = tracing::info_span!("mute", actor = %actor, target = %target);
-        let now = self.now();
-        if until.is_some_and(|u| u <= now) {
-            return Err(Error::validation("until", "must be in the future"));
-        }
-        self.wr(move |tx| {
-            active_actor(tx, actor)?;
-            if actor == target {
-                return Err(Error::validation("target", "you cannot mute yourself"));
-            }
-            tx.user(target)?.ok_or_else(Error::user_not_found)?;
-            if let Some(old) = tx.edge(EdgeKind::Mute, actor, target)? {
-                if old.until == until && old.mute_active(now) {
-                    return Ok(false);
-                }
-                tx.delete_edge(EdgeKind::Mute, actor, target)?;
-            }
-            let seq = tx.append_change(
-                now,
-                Change::Muted {
-                    muter: actor,
-                    muted: target,
-                    until,
-                },
-            )?;
-            tx.insert_edge(&Edge {
-                kind: EdgeKind::Mute,
-                from: actor,
-                to: target,
-                since: now,
-                seq,
-                until,
-            })?;
-            Ok(true)
-        })
-        .instrument(span)
-        .await
-    }
-
-    /// Ends a mute. Idempotent; an expired timed mute counts as already ended.
-    ///
-    /// # Errors
-    /// `Unauthenticated`, `Deactivated`.
-    pub async fn unmute(&self, actor: UserId, target: UserId) -> Result<bool> {
-        let span = tracing::info_span!("unmute", actor = %actor, target = %target);
-        let now = self.now();
-        self.wr(move |tx| {
-            active_actor(tx, actor)?;
-            let Some(old) = tx.delete_edge(EdgeKind::Mute, actor, target)? else {
-                return Ok(false);
-            };
-            if !old.mute_active(now) {
-                return Ok(false);
-            }
-            tx.append_change(
-                now,
-                Change::Unmuted {
-                    muter: actor,
-                    muted: target,
-                },
-            )?;
-            Ok(true)
-        })
-        .instrument(span)
-        .await
-    }
-
     /// Deactivates the caller's account: it disappears from profiles, lists
     /// and search but keeps its data and edges. Idempotent.
     ///

@@ -1,7 +1,9 @@
 //! Relationships between users (SPEC §5): follows, follow requests, blocks
 //! and mutes, all stored as directed [`Edge`]s.
 
+mod block;
 pub(crate) mod follow;
+mod mute;
 pub(crate) mod rules;
 
 pub use follow::RelationshipEntry;

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+pub(crate) mod service;
+
 use crate::error::{Error, Result};
 
 /// How often to send an e-mail digest.
