@@ -35,6 +35,7 @@ pub mod search;
 pub mod settings;
 
 mod service;
+mod visibility;
 
 /// Old path of [`profile`], kept for one release.
 #[doc(hidden)]

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
-use crate::error::Result;
-use crate::profile::lookalike_fold;
+use crate::error::{Error, Result};
+use crate::id::UserId;
+use crate::profile::{User, lookalike_fold};
 use crate::search::SearchIndex;
 use crate::store::{self, ReadTx, Store, WriteTx};
 
@@ -182,4 +183,31 @@ impl Kinfolk {
         }
         Ok(out)
     }
+}
+
+// ---------------------------------------------------------------- callers
+//
+// Who is calling (lib.rs: "Callers"): every command checks its actor, every
+// read its viewer, with these.
+
+/// The acting user, who must exist and be active.
+///
+/// # Errors
+/// `Unauthenticated` for an unknown id, `Deactivated` for a deactivated account.
+pub(crate) fn active_actor(tx: &dyn ReadTx, actor: UserId) -> Result<User> {
+    let user = any_actor(tx, actor)?;
+    if !user.is_active() {
+        return Err(Error::Deactivated);
+    }
+    Ok(user)
+}
+
+/// The acting user, who must exist (deactivated allowed).
+pub(crate) fn any_actor(tx: &dyn ReadTx, actor: UserId) -> Result<User> {
+    tx.user(actor)?.ok_or(Error::Unauthenticated)
+}
+
+/// Checks an optional viewer for a read of someone else's data.
+pub(crate) fn check_viewer(tx: &dyn ReadTx, viewer: Option<UserId>) -> Result<Option<User>> {
+    viewer.map(|v| active_actor(tx, v)).transpose()
 }

@@ -5,10 +5,10 @@ use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::graph::rules::{self, active_actor};
+use crate::graph::edges;
 use crate::id::UserId;
 use crate::profile::{ConnectedAccount, UserSummary};
-use crate::service::Kinfolk;
+use crate::service::{Kinfolk, active_actor};
 use crate::text;
 
 impl Kinfolk {
@@ -154,7 +154,7 @@ impl Kinfolk {
                     .ok_or(Error::NotFound {
                         what: "connected_account",
                     })?;
-            Ok(rules::load(tx, account.user)?.summary())
+            Ok(edges::load(tx, account.user)?.summary())
         })
         .instrument(span)
         .await

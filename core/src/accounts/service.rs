@@ -5,12 +5,12 @@ use tracing::Instrument;
 use crate::accounts::Export;
 use crate::error::Result;
 use crate::feed::Change;
-use crate::graph::rules::{self, all_edges, any_actor};
+use crate::graph::edges::{self, all_edges};
 use crate::graph::{Anchor, EdgeKind};
 use crate::id::UserId;
 use crate::profile::AccountStatus;
 use crate::rooms::service::drop_member;
-use crate::service::Kinfolk;
+use crate::service::{Kinfolk, any_actor};
 
 impl Kinfolk {
     /// Deactivates the caller's account: it disappears from profiles, lists
@@ -69,7 +69,7 @@ impl Kinfolk {
         self.wr(move |tx| {
             any_actor(tx, actor)?;
             for e in all_edges(tx, EdgeKind::Follow, Anchor::From(actor))? {
-                rules::remove_follow(tx, actor, e.to)?;
+                edges::remove_follow(tx, actor, e.to)?;
                 tx.append_change(
                     now,
                     Change::Unfollowed {
@@ -79,7 +79,7 @@ impl Kinfolk {
                 )?;
             }
             for e in all_edges(tx, EdgeKind::Follow, Anchor::To(actor))? {
-                rules::remove_follow(tx, e.from, actor)?;
+                edges::remove_follow(tx, e.from, actor)?;
                 tx.append_change(
                     now,
                     Change::Unfollowed {
@@ -89,7 +89,7 @@ impl Kinfolk {
                 )?;
             }
             for e in all_edges(tx, EdgeKind::Request, Anchor::From(actor))? {
-                rules::remove_request(tx, actor, e.to)?;
+                edges::remove_request(tx, actor, e.to)?;
             }
             for kind in [EdgeKind::Request, EdgeKind::Block, EdgeKind::Mute] {
                 for anchor in [Anchor::From(actor), Anchor::To(actor)] {
@@ -99,7 +99,7 @@ impl Kinfolk {
                 }
             }
             loop {
-                let ms = tx.memberships_of(actor, None, rules::SCAN_BATCH)?;
+                let ms = tx.memberships_of(actor, None, edges::SCAN_BATCH)?;
                 if ms.is_empty() {
                     break;
                 }
@@ -145,8 +145,8 @@ impl Kinfolk {
             let mut memberships = Vec::new();
             let mut before = None;
             loop {
-                let batch = tx.memberships_of(actor, before, rules::SCAN_BATCH)?;
-                let done = batch.len() < rules::SCAN_BATCH;
+                let batch = tx.memberships_of(actor, before, edges::SCAN_BATCH)?;
+                let done = batch.len() < edges::SCAN_BATCH;
                 before = batch.last().map(|m| m.seq);
                 memberships.extend(batch);
                 if done || before.is_none() {

@@ -5,10 +5,10 @@ use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::graph::rules::{self, active_actor};
+use crate::graph::edges;
 use crate::graph::{Edge, EdgeKind};
 use crate::id::UserId;
-use crate::service::Kinfolk;
+use crate::service::{Kinfolk, active_actor};
 
 impl Kinfolk {
     /// Blocks `target`: removes follows and follow requests in both
@@ -31,7 +31,7 @@ impl Kinfolk {
             if tx.edge(EdgeKind::Block, actor, target)?.is_some() {
                 return Ok(false);
             }
-            rules::sever(tx, actor, target, now)?;
+            edges::sever(tx, actor, target, now)?;
             let seq = tx.append_change(
                 now,
                 Change::Blocked {

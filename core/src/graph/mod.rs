@@ -2,9 +2,9 @@
 //! and mutes, all stored as directed [`Edge`]s.
 
 mod block;
+pub(crate) mod edges;
 pub(crate) mod follow;
 mod mute;
-pub(crate) mod rules;
 
 pub use follow::RelationshipEntry;
 

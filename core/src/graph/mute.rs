@@ -6,10 +6,9 @@ use tracing::Instrument;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::graph::rules::active_actor;
 use crate::graph::{Edge, EdgeKind};
 use crate::id::UserId;
-use crate::service::Kinfolk;
+use crate::service::{Kinfolk, active_actor};
 
 impl Kinfolk {
     /// Mutes `target`, optionally until a time (a timed mute ends by

@@ -6,15 +6,16 @@ use tracing::Instrument;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::graph::rules::{self, active_actor, any_actor, check_viewer, visible_user};
+use crate::graph::edges;
 use crate::id::UserId;
 use crate::profile::{
     NewUser, OwnProfile, OwnStats, ProfileUpdate, ProfileView, PublicProfile, PublicStats, User,
     Username, UsernameClaim,
 };
-use crate::service::Kinfolk;
+use crate::service::{Kinfolk, active_actor, any_actor, check_viewer};
 use crate::settings::Settings;
 use crate::store::{ReadTx, WriteTx};
+use crate::visibility::{shows_counts, visible_user};
 
 /// Builds the owner's full view.
 pub(crate) fn own_profile(tx: &dyn ReadTx, user: User) -> Result<OwnProfile> {
@@ -49,9 +50,9 @@ fn public_profile(
     now: Timestamp,
 ) -> Result<PublicProfile> {
     let relationship = viewer
-        .map(|v| rules::relationship(tx, v, user.id, now))
+        .map(|v| edges::relationship(tx, v, user.id, now))
         .transpose()?;
-    let stats = user.settings.privacy.show_counts.then_some(PublicStats {
+    let stats = shows_counts(viewer, &user).then_some(PublicStats {
         followers_count: user.counts.followers,
         following_count: user.counts.following,
     });

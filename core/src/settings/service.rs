@@ -5,9 +5,9 @@ use tracing::Instrument;
 use crate::error::{Error, Result};
 use crate::feed::Change;
 use crate::graph::EdgeKind;
-use crate::graph::rules::{self, active_actor};
+use crate::graph::edges;
 use crate::id::UserId;
-use crate::service::Kinfolk;
+use crate::service::{Kinfolk, active_actor};
 use crate::settings::{Settings, SettingsPatch};
 
 impl Kinfolk {
@@ -44,13 +44,13 @@ impl Kinfolk {
             tx.append_change(now, Change::SettingsChanged { user: actor })?;
             if was_private && !user.settings.privacy.private_account {
                 let pending =
-                    rules::all_edges(tx, EdgeKind::Request, crate::graph::Anchor::To(actor))?;
+                    edges::all_edges(tx, EdgeKind::Request, crate::graph::Anchor::To(actor))?;
                 // Oldest first, so approved follows keep the order they were asked in.
                 for e in pending.iter().rev() {
-                    rules::approve_request(tx, e.from, actor, now)?;
+                    edges::approve_request(tx, e.from, actor, now)?;
                 }
             }
-            Ok(rules::load(tx, actor)?.settings)
+            Ok(edges::load(tx, actor)?.settings)
         })
         .instrument(span)
         .await
