@@ -85,6 +85,11 @@ impl SafeUrl {
     }
 }
 
+// std answers what it can on stable (loopback, private, link-local, unique
+// local, ...); the predicates for the shared, benchmarking and reserved IPv4
+// ranges, IPv6 documentation and NAT64, and `is_global` are still unstable
+// (feature `ip`), so those few ranges are written out as masks here. The
+// `ipnet` crate would only turn the same masks into a CIDR table.
 fn is_public_v4(ip: Ipv4Addr) -> bool {
     let o = ip.octets();
     !(ip.is_loopback()
@@ -116,8 +121,8 @@ fn is_public_ip(ip: IpAddr) -> bool {
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || v6.is_unique_local() // fc00::/7
+                || v6.is_unicast_link_local() // fe80::/10
                 || (seg[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
                 || (seg[0] == 0x64 && seg[1] == 0xff9b) // NAT64
                 || (seg[0] == 0x2001 && seg[1] == 0x0db8)) // documentation
@@ -195,5 +200,30 @@ impl TryFrom<Vec<SocialLink>> for SocialLinks {
 impl From<SocialLinks> for Vec<SocialLink> {
     fn from(v: SocialLinks) -> Self {
         v.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_range_edges() {
+        for (ip, public) in [
+            ("fbff::1", true),
+            ("fc00::1", false),
+            ("fdff:ffff::1", false),
+            ("fe00::1", true),
+            ("fe7f::1", true),
+            ("fe80::1", false),
+            ("febf::1", false),
+            ("fec0::1", false),
+            ("2606:4700::1", true),
+            ("::ffff:100.64.0.1", false),
+            ("::ffff:100.128.0.1", true),
+        ] {
+            let addr: IpAddr = ip.parse().expect("a test literal");
+            assert_eq!(is_public_ip(addr), public, "{ip}");
+        }
     }
 }
