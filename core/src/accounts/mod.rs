@@ -1,4 +1,9 @@
-//! Account-level values: the export of everything kinfolk holds about a user.
+//! Account actions (SPEC §9) and the export of everything kinfolk holds
+//! about a user.
+//!
+//! The commands: `service.rs` (deactivate, reactivate, delete with its
+//! cascade, export), `connected.rs` (connected accounts), `import.rs` (bulk
+//! import).
 
 mod connected;
 mod import;

@@ -1,5 +1,6 @@
 //! The change feed (SPEC §10): every committed command appends its events in
-//! the same transaction, numbered by a strictly increasing sequence.
+//! the same transaction, numbered by a strictly increasing sequence. Reading
+//! and trimming it: `service.rs`.
 
 mod service;
 

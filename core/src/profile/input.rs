@@ -22,7 +22,7 @@ impl NewUser {
     /// Builds a `NewUser` from raw strings, validating each.
     ///
     /// # Errors
-    /// [`Error::Validation`] for the first invalid field.
+    /// [`Error::Validation`](crate::Error::Validation) for the first invalid field.
     pub fn new(username: &str, name: &str) -> Result<Self> {
         Ok(Self {
             username: Username::parse(username)?,
@@ -34,7 +34,7 @@ impl NewUser {
     /// Sets the e-mail address.
     ///
     /// # Errors
-    /// [`Error::Validation`] (`email`).
+    /// [`Error::Validation`](crate::Error::Validation) (`email`).
     pub fn with_email(mut self, email: &str) -> Result<Self> {
         self.email = Some(Email::parse(email)?);
         Ok(self)

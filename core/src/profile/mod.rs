@@ -1,6 +1,11 @@
 //! Users and profiles: the validating field types of SPEC §3, the stored
 //! [`User`] record, and the views handed to callers.
 //!
+//! Files: `username.rs` (shape, reserved names, look-alike fold), `fields.rs`
+//! (name, bio, location, e-mail), `links.rs` (safe URLs, social links, IP and
+//! host checks), `record.rs`, `input.rs`, `view.rs`; the commands (register,
+//! me, get_profile, update_profile, username holds) in `service.rs`.
+//!
 //! Every field type validates in its constructor *and* when deserialised, so an
 //! invalid value cannot exist past the boundary.
 

@@ -1,4 +1,4 @@
-//! Rooms and memberships (SPEC §7).
+//! Rooms and memberships (SPEC §7); the commands are in `service.rs`.
 
 pub(crate) mod service;
 

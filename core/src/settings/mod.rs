@@ -1,5 +1,6 @@
 //! Settings (SPEC §4): notifications, privacy and display preferences, with a
-//! version every change bumps, and the partial [`SettingsPatch`].
+//! version every change bumps, and the partial [`SettingsPatch`]. The command
+//! (`edit_settings`: version check, private → public) is in `service.rs`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
