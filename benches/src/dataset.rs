@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use kinfolk::Username;
-use kinfolk::user::RESERVED_USERNAMES;
+use kinfolk::profile::RESERVED_USERNAMES;
 
 const NAMES_TSV: &str = include_str!("../data/names.tsv");
 

@@ -36,7 +36,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 pub use crate::base::Rel;
-use kinfolk::user::Counts;
+use kinfolk::profile::Counts;
 use kinfolk::{
     AccountStatus, Audience, EdgeKind, EmailDigest, ListVisibility, RoomId, RoomKind, RoomRole,
     RoomVisibility, SocialKind, Theme, UserId,

@@ -192,7 +192,7 @@ pub fn bad_usernames() -> Vec<String> {
 /// Usernames refused as reserved (`username_reserved`): the built-in list,
 /// and look-alike spellings of it.
 pub fn reserved_usernames() -> Vec<String> {
-    let mut v: Vec<String> = kinfolk::user::RESERVED_USERNAMES
+    let mut v: Vec<String> = kinfolk::profile::RESERVED_USERNAMES
         .iter()
         .filter(|s| Username::parse(s).is_ok())
         .map(|s| s.to_string())

@@ -1360,7 +1360,7 @@ pub(crate) fn local_invariants(
     out: &[Vec<kinfolk::Edge>],
     inc: &[Vec<kinfolk::Edge>],
     memberships: usize,
-    holder: Option<&kinfolk::user::UsernameClaim>,
+    holder: Option<&kinfolk::profile::UsernameClaim>,
     problems: &mut Vec<String>,
 ) {
     let idx = |k: EdgeKind| EdgeKind::ALL.iter().position(|x| *x == k).unwrap_or(0);

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use kinfolk::config::Retry;
+use kinfolk::profile::UsernameClaim;
 use kinfolk::store::{self, Boxed, ReadJob, Store, WriteJob};
-use kinfolk::user::UsernameClaim;
 use kinfolk::{
     Change, Clock, Error, FollowAction, FollowOutcome, Kinfolk, NewUser, PageRequest, UserId,
     Username,

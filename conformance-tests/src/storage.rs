@@ -11,8 +11,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use kinfolk::profile::UsernameClaim;
 use kinfolk::search::MatchTier;
-use kinfolk::user::UsernameClaim;
 use kinfolk::{
     Anchor, Change, ChangeEvent, Clock, Config, ConnectedAccount, DisplayName, Edge, EdgeKind,
     Error, Export, FollowAction, FollowOutcome, Kinfolk, Membership, MyRoom, NewRoom, NewUser,

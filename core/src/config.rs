@@ -5,7 +5,7 @@ use chrono::Duration;
 /// Tunable rules. `Config::default()` is what SPEC describes.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Names refused in addition to [`RESERVED_USERNAMES`](crate::user::RESERVED_USERNAMES)
+    /// Names refused in addition to [`RESERVED_USERNAMES`](crate::profile::RESERVED_USERNAMES)
     /// (compared after folding look-alikes).
     pub reserved_usernames: Vec<String>,
     /// How long a previous username stays held for its owner (default 14 days).

@@ -13,43 +13,71 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// Infrastructure: time, configuration, errors, ids, paging, the store port
+// and text folding.
 pub mod clock;
 pub mod config;
 pub mod error;
-pub mod feed;
-pub mod follow;
 pub mod id;
 pub mod page;
-pub mod room;
-pub mod search;
-pub mod settings;
 pub mod store;
 pub mod text;
-pub mod user;
 
-mod account;
+// Concepts: each module holds its types *and* the service methods that
+// enforce its rules (see the module map in README.md).
+pub mod accounts;
+pub mod feed;
+pub mod graph;
+pub mod lists;
+pub mod profile;
+pub mod rooms;
+pub mod search;
+pub mod settings;
+
 mod service;
+mod visibility;
 
-pub use account::Export;
+/// Old path of [`profile`], kept for one release.
+#[doc(hidden)]
+pub mod user {
+    pub use crate::profile::*;
+}
+
+/// Old path of [`graph`], kept for one release.
+#[doc(hidden)]
+pub mod follow {
+    pub use crate::graph::*;
+}
+
+/// Old path of [`rooms`], kept for one release.
+#[doc(hidden)]
+pub mod room {
+    pub use crate::rooms::*;
+}
+
+pub use accounts::Export;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use feed::{Change, ChangeEvent};
-pub use follow::{Anchor, Edge, EdgeKind, FollowAction, FollowOutcome, Relationship};
+pub use graph::RelationshipEntry;
+pub use graph::{Anchor, Edge, EdgeKind, FollowAction, FollowOutcome, Relationship};
 pub use id::{RoomId, UserId};
+pub use lists::UserRow;
 pub use page::{Page, PageRequest};
-pub use room::{
+pub use profile::{
+    AccountStatus, Bio, ConnectedAccount, DisplayName, Email, Location, NewUser, OwnProfile,
+    ProfileUpdate, ProfileView, PublicProfile, SafeUrl, SocialKind, SocialLink, SocialLinks, User,
+    UserSummary, Username,
+};
+pub use rooms::{
     Membership, MyRoom, NewRoom, Room, RoomFilter, RoomKind, RoomName, RoomRole, RoomVisibility,
 };
+pub use search::SearchResult;
 pub use search::{SearchIndex, SearchQuery, SearchScope};
-pub use service::{Kinfolk, KinfolkBuilder, RelationshipEntry, SearchResult, UserRow};
+pub use service::{Kinfolk, KinfolkBuilder};
 pub use settings::{
     Audience, DisplayPatch, EmailDigest, LanguageTag, ListVisibility, NotificationPatch,
     PrivacyPatch, Settings, SettingsPatch, Theme, TimeZoneName,
 };
 pub use store::{ReadTx, Store, WriteTx};
-pub use user::{
-    AccountStatus, Bio, ConnectedAccount, DisplayName, Email, Location, NewUser, OwnProfile,
-    ProfileUpdate, ProfileView, PublicProfile, SafeUrl, SocialKind, SocialLink, SocialLinks, User,
-    UserSummary, Username,
-};

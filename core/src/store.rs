@@ -61,10 +61,10 @@ use crate::clock::Timestamp;
 use crate::config::Retry;
 use crate::error::{Error, Result};
 use crate::feed::{Change, ChangeEvent};
-use crate::follow::{Anchor, Edge, EdgeKind};
+use crate::graph::{Anchor, Edge, EdgeKind};
 use crate::id::{RoomId, UserId};
-use crate::room::{Membership, Room};
-use crate::user::{ConnectedAccount, User, UsernameClaim};
+use crate::profile::{ConnectedAccount, User, UsernameClaim};
+use crate::rooms::{Membership, Room};
 
 /// A value passed out of a transaction closure.
 pub type Boxed = Box<dyn Any + Send>;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::RwLock;
 
+use kinfolk::profile::UsernameClaim;
 use kinfolk::store::{Boxed, ReadJob, WriteJob};
-use kinfolk::user::UsernameClaim;
 use kinfolk::{
     Anchor, Change, ChangeEvent, ConnectedAccount, Edge, EdgeKind, Error, Membership, ReadTx,
     Result, Room, RoomId, Store, Timestamp, User, UserId, WriteTx,

@@ -210,17 +210,17 @@ mod tests {
     fn invalid_field_values_are_refused_on_decode() {
         // A valid claim, then its username bytes changed in place to a name
         // core's validation refuses (a space is not allowed).
-        let claim = kinfolk::user::UsernameClaim {
+        let claim = kinfolk::profile::UsernameClaim {
             folded: "ada_99".into(),
             user: UserId::new(),
             username: kinfolk::Username::parse("Ada_99").unwrap(),
             held_until: None,
         };
         let mut bytes = encode("claim", &claim).unwrap();
-        assert!(decode::<kinfolk::user::UsernameClaim>("claim", &bytes).is_ok());
+        assert!(decode::<kinfolk::profile::UsernameClaim>("claim", &bytes).is_ok());
         let at = bytes.windows(6).position(|w| w == b"Ada_99").unwrap();
         bytes[at + 3] = b' ';
-        let err = decode::<kinfolk::user::UsernameClaim>("claim", &bytes).unwrap_err();
+        let err = decode::<kinfolk::profile::UsernameClaim>("claim", &bytes).unwrap_err();
         assert_eq!(err.code(), "storage");
     }
 }

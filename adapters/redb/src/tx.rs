@@ -13,8 +13,8 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::ops::Bound;
 
+use kinfolk::profile::UsernameClaim;
 use kinfolk::store::{ReadTx, WriteTx};
-use kinfolk::user::UsernameClaim;
 use kinfolk::{
     Anchor, Change, ChangeEvent, ConnectedAccount, Edge, EdgeKind, Error, Membership, Result, Room,
     RoomId, Timestamp, User, UserId,

@@ -5,8 +5,8 @@
 
 use std::collections::HashSet;
 
+use kinfolk::profile::{ConnectedAccount, User, UsernameClaim};
 use kinfolk::store::{ReadTx, WriteTx};
-use kinfolk::user::{ConnectedAccount, User, UsernameClaim};
 use kinfolk::{
     Anchor, Change, ChangeEvent, Edge, EdgeKind, Error, Membership, Result, Room, RoomId,
     Timestamp, UserId, Username,

@@ -1,9 +1,12 @@
 //! Settings (SPEC §4): notifications, privacy and display preferences, with a
-//! version every change bumps, and the partial [`SettingsPatch`].
+//! version every change bumps, and the partial [`SettingsPatch`]. The command
+//! (`edit_settings`: version check, private → public) is in `service.rs`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+
+pub(crate) mod service;
 
 use crate::error::{Error, Result};
 

@@ -2,19 +2,21 @@
 
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rules::{self, active_actor, admits, blocks};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::EdgeKind;
+use crate::graph::EdgeKind;
+use crate::graph::edges::{self, blocks};
 use crate::id::{RoomId, UserId};
 use crate::page::{
     ListKind, MAX_LIST_LIMIT, Page, PageRequest, check_limit, decode_cursor, encode_cursor,
 };
-use crate::room::{Membership, MyRoom, NewRoom, Room, RoomFilter, RoomRole, RoomVisibility};
+use crate::rooms::{Membership, MyRoom, NewRoom, Room, RoomFilter, RoomRole, RoomVisibility};
+use crate::service::Kinfolk;
+use crate::service::active_actor;
 use crate::store::{ReadTx, WriteTx};
 use crate::text::fold;
+use crate::visibility::{admits, visible_user};
 
 fn room_not_found() -> Error {
     Error::NotFound { what: "room" }
@@ -47,7 +49,7 @@ pub(crate) fn may_add(room: &Room, role: RoomRole) -> bool {
 /// "following" meaning people the target follows).
 pub(crate) fn admits_invite(
     tx: &dyn ReadTx,
-    target: &crate::user::User,
+    target: &crate::profile::User,
     actor: UserId,
 ) -> Result<bool> {
     let follows_actor = tx.edge(EdgeKind::Follow, target.id, actor)?.is_some();
@@ -82,8 +84,8 @@ pub(crate) fn drop_member(
     let mut other_owner = false;
     let mut after = None;
     loop {
-        let batch = tx.members(room.id, after, rules::SCAN_BATCH)?;
-        let done = batch.len() < rules::SCAN_BATCH;
+        let batch = tx.members(room.id, after, edges::SCAN_BATCH)?;
+        let done = batch.len() < edges::SCAN_BATCH;
         after = batch.last().map(|m| m.seq);
         for m in batch {
             if m.role == RoomRole::Owner {
@@ -192,10 +194,7 @@ impl Kinfolk {
                     reason: "only owners and admins add members to a private room",
                 });
             }
-            let mut target = tx.user(user)?.ok_or_else(Error::user_not_found)?;
-            if !target.is_active() || blocks(tx, user, actor)? {
-                return Err(Error::user_not_found());
-            }
+            let mut target = visible_user(tx, Some(actor), user)?;
             if let Some(m) = tx.membership(room, user)? {
                 return Ok(m);
             }
@@ -448,14 +447,14 @@ impl Kinfolk {
 fn has_other_owner(tx: &dyn ReadTx, room: RoomId, actor: UserId) -> Result<bool> {
     let mut after = None;
     loop {
-        let batch = tx.members(room, after, rules::SCAN_BATCH)?;
+        let batch = tx.members(room, after, edges::SCAN_BATCH)?;
         if batch
             .iter()
             .any(|m| m.role == RoomRole::Owner && m.user != actor)
         {
             return Ok(true);
         }
-        if batch.len() < rules::SCAN_BATCH {
+        if batch.len() < edges::SCAN_BATCH {
             return Ok(false);
         }
         after = batch.last().map(|m| m.seq);

@@ -10,17 +10,19 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rules::{active_actor, check_viewer, edges_by_other, may_list, visible_user};
 use crate::clock::Timestamp;
-use crate::error::{Error, Result};
-use crate::follow::{Anchor, EdgeKind, Relationship};
+use crate::error::Result;
+use crate::graph::edges::edges_by_other;
+use crate::graph::{Anchor, EdgeKind, Relationship};
 use crate::id::UserId;
 use crate::page::{
     ListKind, MAX_LIST_LIMIT, Page, PageRequest, check_limit, decode_cursor, encode_cursor,
 };
+use crate::profile::UserSummary;
+use crate::service::Kinfolk;
+use crate::service::{active_actor, check_viewer};
 use crate::store::ReadTx;
-use crate::user::UserSummary;
+use crate::visibility::{ListSide, shows_row, visible_list};
 
 /// A row of a user list: who, and the viewer's relationship to them
 /// (absent for anonymous viewers).
@@ -72,7 +74,8 @@ pub(crate) fn walk(
             let Some(user) = users.get(&id) else {
                 continue;
             };
-            if !user.is_active() {
+            let edges = rel.get(&id).map(Vec::as_slice).unwrap_or_default();
+            if !shows_row(w.viewer, user, edges) {
                 continue;
             }
             let relationship = w.viewer.map(|v| {
@@ -82,14 +85,6 @@ pub(crate) fn walk(
                     Relationship::from_edges(v, id, rel.get(&id).into_iter().flatten(), now)
                 }
             });
-            if let Some(v) = w.viewer {
-                let blocked_either_way = rel
-                    .get(&id)
-                    .is_some_and(|es| es.iter().any(|e| e.kind == EdgeKind::Block));
-                if blocked_either_way && v != id {
-                    continue;
-                }
-            }
             if w.only_followed_by_viewer && !relationship.is_some_and(|r| r.following) {
                 continue;
             }
@@ -129,7 +124,7 @@ fn first_batch(limit: usize, sparse: bool) -> usize {
 }
 
 /// The users of a batch by id.
-fn by_id(users: Vec<crate::user::User>) -> HashMap<UserId, crate::user::User> {
+fn by_id(users: Vec<crate::profile::User>) -> HashMap<UserId, crate::profile::User> {
     users.into_iter().map(|u| (u.id, u)).collect()
 }
 
@@ -174,7 +169,7 @@ fn known_from_viewer(
             EdgeKind::Follow,
             Anchor::From(viewer),
             after_viewer_edge,
-            crate::service::rules::SCAN_BATCH,
+            crate::graph::edges::SCAN_BATCH,
         )?;
         after_viewer_edge = batch.last().map(|&(seq, _)| seq);
         let ids: Vec<UserId> = batch
@@ -188,7 +183,7 @@ fn known_from_viewer(
                 .filter(|e| before.is_none_or(|b| e.seq < b))
                 .map(|e| (e.seq, e.from)),
         );
-        if batch.len() < crate::service::rules::SCAN_BATCH {
+        if batch.len() < crate::graph::edges::SCAN_BATCH {
             break;
         }
     }
@@ -199,11 +194,11 @@ fn known_from_viewer(
         let users = by_id(tx.users(&ids)?);
         let rel = edges_by_other(tx, viewer, &ids)?;
         for (seq, id) in chunk {
-            let Some(user) = users.get(id).filter(|u| u.is_active()) else {
+            let Some(user) = users.get(id) else {
                 continue;
             };
             let edges = rel.get(id).map(Vec::as_slice).unwrap_or_default();
-            if edges.iter().any(|e| e.kind == EdgeKind::Block) {
+            if !shows_row(Some(viewer), user, edges) {
                 continue;
             }
             rows.push((
@@ -300,17 +295,11 @@ impl Kinfolk {
         let now = self.now();
         self.rd(move |tx| {
             let viewer_user = check_viewer(tx, viewer)?;
-            let owner = visible_user(tx, viewer, user)?;
-            let privacy = &owner.settings.privacy;
-            let vis = match which {
-                Which::Following => privacy.following_visibility,
-                Which::Followers | Which::Known => privacy.followers_visibility,
+            let side = match which {
+                Which::Following => ListSide::Following,
+                Which::Followers | Which::Known => ListSide::Followers,
             };
-            if !may_list(tx, viewer, user, vis)? {
-                return Err(Error::Forbidden {
-                    reason: "this list is not visible to you",
-                });
-            }
+            let owner = visible_list(tx, viewer, user, side)?;
             let (kind, anchor, list) = match which {
                 Which::Followers => (EdgeKind::Follow, Anchor::To(user), ListKind::Followers),
                 Which::Following => (EdgeKind::Follow, Anchor::From(user), ListKind::Following),

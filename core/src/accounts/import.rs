@@ -5,13 +5,13 @@
 use std::collections::{HashMap, HashSet};
 use tracing::Instrument;
 
-use super::Kinfolk;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::{Edge, EdgeKind};
+use crate::graph::{Edge, EdgeKind};
 use crate::id::UserId;
+use crate::profile::{AccountStatus, NewUser, User, UsernameClaim};
+use crate::service::Kinfolk;
 use crate::settings::Settings;
-use crate::user::{AccountStatus, NewUser, User, UsernameClaim};
 
 /// Most rows one import batch takes.
 pub const MAX_IMPORT_BATCH: usize = 50_000;

@@ -1,92 +1,23 @@
-//! Rules shared by several commands, as plain functions over a transaction.
+//! Edge reads and writes shared by the graph commands, as plain functions
+//! over a transaction: follows and requests that keep the counters exact,
+//! the relationship of two users, and severing on block.
 
 use std::collections::HashMap;
 
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::{Anchor, Edge, EdgeKind, Relationship};
+use crate::graph::{Anchor, Edge, EdgeKind, Relationship};
 use crate::id::UserId;
-use crate::settings::{Audience, ListVisibility};
+use crate::profile::User;
 use crate::store::{ReadTx, WriteTx};
-use crate::user::User;
 
 /// Batch size for scans that walk a whole edge list inside one transaction.
 pub(crate) const SCAN_BATCH: usize = 512;
 
-/// The acting user, who must exist and be active.
-///
-/// # Errors
-/// `Unauthenticated` for an unknown id, `Deactivated` for a deactivated account.
-pub(crate) fn active_actor(tx: &dyn ReadTx, actor: UserId) -> Result<User> {
-    let user = any_actor(tx, actor)?;
-    if !user.is_active() {
-        return Err(Error::Deactivated);
-    }
-    Ok(user)
-}
-
-/// The acting user, who must exist (deactivated allowed).
-pub(crate) fn any_actor(tx: &dyn ReadTx, actor: UserId) -> Result<User> {
-    tx.user(actor)?.ok_or(Error::Unauthenticated)
-}
-
-/// Checks an optional viewer for a read of someone else's data.
-pub(crate) fn check_viewer(tx: &dyn ReadTx, viewer: Option<UserId>) -> Result<Option<User>> {
-    viewer.map(|v| active_actor(tx, v)).transpose()
-}
-
 /// Whether `a` blocks `b`.
 pub(crate) fn blocks(tx: &dyn ReadTx, a: UserId, b: UserId) -> Result<bool> {
     Ok(tx.edge(EdgeKind::Block, a, b)?.is_some())
-}
-
-/// A user the viewer may see: exists, active, and does not block the viewer.
-/// Anything else is `NotFound`, indistinguishable from a missing user.
-pub(crate) fn visible_user(tx: &dyn ReadTx, viewer: Option<UserId>, id: UserId) -> Result<User> {
-    let user = tx.user(id)?.ok_or_else(Error::user_not_found)?;
-    if viewer == Some(id) {
-        return Ok(user);
-    }
-    if !user.is_active() {
-        return Err(Error::user_not_found());
-    }
-    if let Some(v) = viewer
-        && blocks(tx, id, v)?
-    {
-        return Err(Error::user_not_found());
-    }
-    Ok(user)
-}
-
-/// Whether `viewer` may list `owner`'s followers (or following) under `vis`.
-pub(crate) fn may_list(
-    tx: &dyn ReadTx,
-    viewer: Option<UserId>,
-    owner: UserId,
-    vis: ListVisibility,
-) -> Result<bool> {
-    if viewer == Some(owner) {
-        return Ok(true);
-    }
-    Ok(match vis {
-        ListVisibility::Public => true,
-        ListVisibility::Owner => false,
-        ListVisibility::Followers => match viewer {
-            Some(v) => tx.edge(EdgeKind::Follow, v, owner)?.is_some(),
-            None => false,
-        },
-    })
-}
-
-/// Whether `audience` (a setting of `owner`) admits `viewer`, given whether
-/// `owner` follows `viewer`.
-pub(crate) fn admits(audience: Audience, owner_follows_viewer: bool) -> bool {
-    match audience {
-        Audience::Everyone => true,
-        Audience::Following => owner_follows_viewer,
-        Audience::Nobody => false,
-    }
 }
 
 /// Edges between `viewer` and each of `others`, grouped by the other user.

@@ -1,4 +1,6 @@
-//! Rooms and memberships (SPEC §7).
+//! Rooms and memberships (SPEC §7); the commands are in `service.rs`.
+
+pub(crate) mod service;
 
 use serde::{Deserialize, Serialize};
 

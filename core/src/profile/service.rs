@@ -1,21 +1,21 @@
-//! Users, profiles, settings and connected accounts (SPEC §3–§4).
+//! Users and profiles (SPEC §3): registration, reading and updating a
+//! profile, and the username hold.
 
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rules::{self, active_actor, any_actor, check_viewer, visible_user};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::EdgeKind;
+use crate::graph::edges;
 use crate::id::UserId;
-use crate::settings::{Settings, SettingsPatch};
-use crate::store::{ReadTx, WriteTx};
-use crate::text;
-use crate::user::{
-    ConnectedAccount, NewUser, OwnProfile, OwnStats, ProfileUpdate, ProfileView, PublicProfile,
-    PublicStats, User, UserSummary, Username, UsernameClaim,
+use crate::profile::{
+    NewUser, OwnProfile, OwnStats, ProfileUpdate, ProfileView, PublicProfile, PublicStats, User,
+    Username, UsernameClaim,
 };
+use crate::service::{Kinfolk, active_actor, any_actor, check_viewer};
+use crate::settings::Settings;
+use crate::store::{ReadTx, WriteTx};
+use crate::visibility::{shows_counts, visible_user};
 
 /// Builds the owner's full view.
 pub(crate) fn own_profile(tx: &dyn ReadTx, user: User) -> Result<OwnProfile> {
@@ -50,9 +50,9 @@ fn public_profile(
     now: Timestamp,
 ) -> Result<PublicProfile> {
     let relationship = viewer
-        .map(|v| rules::relationship(tx, v, user.id, now))
+        .map(|v| edges::relationship(tx, v, user.id, now))
         .transpose()?;
-    let stats = user.settings.privacy.show_counts.then_some(PublicStats {
+    let stats = shows_counts(viewer, &user).then_some(PublicStats {
         followers_count: user.counts.followers,
         following_count: user.counts.following,
     });
@@ -105,7 +105,7 @@ fn parse_profile_key(raw: &str) -> Result<ProfileKey> {
 }
 
 impl Kinfolk {
-    pub(super) fn check_reserved(&self, username: &Username) -> Result<()> {
+    pub(crate) fn check_reserved(&self, username: &Username) -> Result<()> {
         let folded = username.lookalike_fold();
         if self.inner.reserved.contains(&folded) {
             return Err(Error::UsernameReserved);
@@ -144,7 +144,7 @@ impl Kinfolk {
                     social_links: Default::default(),
                     location: None,
                     email: new_user.email.clone(),
-                    status: crate::user::AccountStatus::Active,
+                    status: crate::profile::AccountStatus::Active,
                     settings: Settings::default(),
                     counts: Default::default(),
                     created_at: now,
@@ -294,199 +294,6 @@ impl Kinfolk {
             })
             .await
         }
-        .instrument(span)
-        .await
-    }
-
-    /// Partially updates settings: absent fields stay, an empty patch returns
-    /// the current settings unchanged. A patch that changes something bumps
-    /// `version`; a patch naming an `expected_version` other than the current
-    /// one is refused, so two clients never silently undo each other. Turning
-    /// `private_account` off approves every pending follow request.
-    ///
-    /// # Errors
-    /// `Conflict` for a stale `expected_version`; `Unauthenticated`, `Deactivated`.
-    /// (Unknown fields are refused when the patch is deserialised.)
-    pub async fn edit_settings(&self, actor: UserId, patch: SettingsPatch) -> Result<Settings> {
-        let span = tracing::info_span!("edit_settings", actor = %actor);
-        let now = self.now();
-        self.wr(move |tx| {
-            let mut user = active_actor(tx, actor)?;
-            if let Some(expected) = patch.expected_version
-                && expected != user.settings.version
-            {
-                return Err(Error::Conflict {
-                    reason: "settings changed since the given version",
-                });
-            }
-            let was_private = user.settings.privacy.private_account;
-            let mut settings = user.settings.clone();
-            if !settings.apply(&patch) {
-                return Ok(user.settings);
-            }
-            settings.version += 1;
-            user.settings = settings;
-            user.updated_at = now;
-            tx.put_user(&user)?;
-            tx.append_change(now, Change::SettingsChanged { user: actor })?;
-            if was_private && !user.settings.privacy.private_account {
-                let pending =
-                    rules::all_edges(tx, EdgeKind::Request, crate::follow::Anchor::To(actor))?;
-                // Oldest first, so approved follows keep the order they were asked in.
-                for e in pending.iter().rev() {
-                    rules::approve_request(tx, e.from, actor, now)?;
-                }
-            }
-            Ok(rules::load(tx, actor)?.settings)
-        })
-        .instrument(span)
-        .await
-    }
-
-    /// Links an external account after the host's OAuth flow. Linking the
-    /// same account to the same user again updates its handle.
-    ///
-    /// # Errors
-    /// `Conflict` when `(provider, external_id)` belongs to another user;
-    /// `Validation` for a provider outside `[a-z0-9_-]{1,32}` (lower-cased
-    /// first), an external id of 0 or over 255 characters or with control
-    /// characters, a handle of 0 or over 100 characters; `Unauthenticated`, `Deactivated`.
-    pub async fn link_account(
-        &self,
-        actor: UserId,
-        provider: &str,
-        external_id: &str,
-        handle: &str,
-    ) -> Result<ConnectedAccount> {
-        let span = tracing::info_span!("link_account", actor = %actor);
-        let provider = provider.trim().to_ascii_lowercase();
-        if provider.is_empty()
-            || provider.len() > 32
-            || !provider
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(Error::validation(
-                "provider",
-                "must be 1–32 of a-z, 0-9, _ and -",
-            ));
-        }
-        let external_id = external_id.trim().to_string();
-        if external_id.is_empty()
-            || external_id.chars().count() > 255
-            || external_id.chars().any(char::is_control)
-        {
-            return Err(Error::validation(
-                "external_id",
-                "must be 1–255 characters, no control characters",
-            ));
-        }
-        let handle = text::single_line("handle", handle, 1, 100)?;
-        let now = self.now();
-        self.wr(move |tx| {
-            active_actor(tx, actor)?;
-            if let Some(existing) = tx.connected_account(&provider, &external_id)? {
-                if existing.user != actor {
-                    return Err(Error::Conflict {
-                        reason: "this account is linked to another user",
-                    });
-                }
-                if existing.handle == handle {
-                    return Ok(existing);
-                }
-                tx.delete_connected_account(&provider, &external_id)?;
-                let updated = ConnectedAccount {
-                    handle: handle.clone(),
-                    ..existing
-                };
-                tx.insert_connected_account(&updated)?;
-                tx.append_change(
-                    now,
-                    Change::AccountLinked {
-                        user: actor,
-                        provider: provider.clone(),
-                    },
-                )?;
-                return Ok(updated);
-            }
-            let account = ConnectedAccount {
-                user: actor,
-                provider: provider.clone(),
-                external_id: external_id.clone(),
-                handle: handle.clone(),
-                connected_at: now,
-            };
-            tx.insert_connected_account(&account)?;
-            tx.append_change(
-                now,
-                Change::AccountLinked {
-                    user: actor,
-                    provider: provider.clone(),
-                },
-            )?;
-            Ok(account)
-        })
-        .instrument(span)
-        .await
-    }
-
-    /// Unlinks an external account of the caller; reports whether it was linked.
-    ///
-    /// # Errors
-    /// `Unauthenticated`, `Deactivated`. An account linked to someone else is
-    /// left alone and reported as not linked.
-    pub async fn unlink_account(
-        &self,
-        actor: UserId,
-        provider: &str,
-        external_id: &str,
-    ) -> Result<bool> {
-        let span = tracing::info_span!("unlink_account", actor = %actor);
-        let provider = provider.trim().to_ascii_lowercase();
-        let external_id = external_id.trim().to_string();
-        let now = self.now();
-        self.wr(move |tx| {
-            active_actor(tx, actor)?;
-            match tx.connected_account(&provider, &external_id)? {
-                Some(a) if a.user == actor => {
-                    tx.delete_connected_account(&provider, &external_id)?;
-                    tx.append_change(
-                        now,
-                        Change::AccountUnlinked {
-                            user: actor,
-                            provider: provider.clone(),
-                        },
-                    )?;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            }
-        })
-        .instrument(span)
-        .await
-    }
-
-    /// The user an external account is linked to (for the host's sign-in),
-    /// deactivated users included so they can sign in to reactivate.
-    ///
-    /// # Errors
-    /// `NotFound` when the account is not linked.
-    pub async fn find_by_connected_account(
-        &self,
-        provider: &str,
-        external_id: &str,
-    ) -> Result<UserSummary> {
-        let span = tracing::info_span!("find_by_connected_account");
-        let provider = provider.trim().to_ascii_lowercase();
-        let external_id = external_id.trim().to_string();
-        self.rd(move |tx| {
-            let account =
-                tx.connected_account(&provider, &external_id)?
-                    .ok_or(Error::NotFound {
-                        what: "connected_account",
-                    })?;
-            Ok(rules::load(tx, account.user)?.summary())
-        })
         .instrument(span)
         .await
     }

@@ -3,12 +3,14 @@
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rules::{self, active_actor, blocks, check_viewer, edges_by_other};
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::{EdgeKind, FollowAction, FollowOutcome, Relationship};
+use crate::graph::edges::{self, blocks, edges_by_other};
+use crate::graph::{EdgeKind, FollowAction, FollowOutcome, Relationship};
 use crate::id::UserId;
+use crate::service::Kinfolk;
+use crate::service::{active_actor, check_viewer};
+use crate::visibility::{HiddenBy, sees, visible_user};
 
 /// One entry of [`Kinfolk::relationships`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,10 +51,7 @@ impl Kinfolk {
             if actor == target {
                 return Err(Error::CannotFollowSelf);
             }
-            let other = tx.user(target)?.ok_or_else(Error::user_not_found)?;
-            if !other.is_active() || blocks(tx, target, actor)? {
-                return Err(Error::user_not_found());
-            }
+            let other = visible_user(tx, Some(actor), target)?;
             let following = tx.edge(EdgeKind::Follow, actor, target)?.is_some();
             let requested = tx.edge(EdgeKind::Request, actor, target)?.is_some();
             let follow = match action {
@@ -74,9 +73,9 @@ impl Kinfolk {
                         });
                     }
                     if other.settings.privacy.private_account {
-                        rules::add_request(tx, actor, target, now)?;
+                        edges::add_request(tx, actor, target, now)?;
                     } else {
-                        rules::add_follow(
+                        edges::add_follow(
                             tx,
                             actor,
                             target,
@@ -89,7 +88,7 @@ impl Kinfolk {
                     }
                     true
                 }
-            } else if rules::remove_follow(tx, actor, target)? {
+            } else if edges::remove_follow(tx, actor, target)? {
                 tx.append_change(
                     now,
                     Change::Unfollowed {
@@ -98,7 +97,7 @@ impl Kinfolk {
                     },
                 )?;
                 true
-            } else if rules::remove_request(tx, actor, target)? {
+            } else if edges::remove_request(tx, actor, target)? {
                 tx.append_change(
                     now,
                     Change::FollowRequestCancelled {
@@ -111,7 +110,7 @@ impl Kinfolk {
                 false
             };
             Ok(FollowOutcome {
-                relationship: rules::relationship(tx, actor, target, now)?,
+                relationship: edges::relationship(tx, actor, target, now)?,
                 changed,
             })
         })
@@ -131,7 +130,7 @@ impl Kinfolk {
             active_actor(tx, actor)?;
             tx.user(follower)?.ok_or_else(Error::user_not_found)?;
             let mut changed = false;
-            if rules::remove_follow(tx, follower, actor)? {
+            if edges::remove_follow(tx, follower, actor)? {
                 tx.append_change(
                     now,
                     Change::FollowerRemoved {
@@ -141,7 +140,7 @@ impl Kinfolk {
                 )?;
                 changed = true;
             }
-            if rules::remove_request(tx, follower, actor)? {
+            if edges::remove_request(tx, follower, actor)? {
                 tx.append_change(
                     now,
                     Change::FollowRejected {
@@ -174,12 +173,12 @@ impl Kinfolk {
         let now = self.now();
         self.wr(move |tx| {
             active_actor(tx, actor)?;
-            if !rules::approve_request(tx, requester, actor, now)? {
+            if !edges::approve_request(tx, requester, actor, now)? {
                 return Err(Error::NotFound {
                     what: "follow_request",
                 });
             }
-            rules::relationship(tx, actor, requester, now)
+            edges::relationship(tx, actor, requester, now)
         })
         .instrument(span)
         .await
@@ -200,7 +199,7 @@ impl Kinfolk {
         let now = self.now();
         self.wr(move |tx| {
             active_actor(tx, actor)?;
-            if !rules::remove_request(tx, requester, actor)? {
+            if !edges::remove_request(tx, requester, actor)? {
                 return Err(Error::NotFound {
                     what: "follow_request",
                 });
@@ -212,7 +211,7 @@ impl Kinfolk {
                     target: actor,
                 },
             )?;
-            rules::relationship(tx, actor, requester, now)
+            edges::relationship(tx, actor, requester, now)
         })
         .instrument(span)
         .await
@@ -240,11 +239,10 @@ impl Kinfolk {
             let users = tx.users(&others)?;
             let edges = edges_by_other(tx, viewer, &others)?;
             let visible = |id: &UserId| {
-                users.iter().any(|u| u.id == *id && u.is_active())
-                    && !edges.get(id).is_some_and(|es| {
-                        es.iter()
-                            .any(|e| e.kind == EdgeKind::Block && e.from == *id)
-                    })
+                users.iter().find(|u| u.id == *id).is_some_and(|u| {
+                    let between = edges.get(id).map(Vec::as_slice).unwrap_or_default();
+                    sees(Some(viewer), u, between, HiddenBy::TheirBlock)
+                })
             };
             Ok(ids
                 .iter()

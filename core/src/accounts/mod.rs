@@ -1,10 +1,19 @@
-//! Account-level values: the export of everything kinfolk holds about a user.
+//! Account actions (SPEC §9) and the export of everything kinfolk holds
+//! about a user.
+//!
+//! The commands: `service.rs` (deactivate, reactivate, delete with its
+//! cascade, export), `connected.rs` (connected accounts), `import.rs` (bulk
+//! import).
+
+mod connected;
+mod import;
+mod service;
 
 use serde::{Deserialize, Serialize};
 
-use crate::follow::Edge;
-use crate::room::Membership;
-use crate::user::{ConnectedAccount, User, UsernameClaim};
+use crate::graph::Edge;
+use crate::profile::{ConnectedAccount, User, UsernameClaim};
+use crate::rooms::Membership;
 
 /// Everything kinfolk holds about one user (SPEC §9 `export`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

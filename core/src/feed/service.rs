@@ -2,9 +2,9 @@
 
 use tracing::Instrument;
 
-use super::Kinfolk;
 use crate::error::{Error, Result};
 use crate::feed::ChangeEvent;
+use crate::service::Kinfolk;
 
 /// Most events [`Kinfolk::changes_since`] returns at once.
 pub const MAX_CHANGES: usize = 1000;

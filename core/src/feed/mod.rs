@@ -1,11 +1,14 @@
 //! The change feed (SPEC §10): every committed command appends its events in
-//! the same transaction, numbered by a strictly increasing sequence.
+//! the same transaction, numbered by a strictly increasing sequence. Reading
+//! and trimming it: `service.rs`.
+
+mod service;
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::id::{RoomId, UserId};
-use crate::room::RoomRole;
+use crate::rooms::RoomRole;
 
 /// One committed change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,21 +5,23 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use tracing::Instrument;
 
-use super::Kinfolk;
-use super::rooms::may_add;
-use super::rules::{admits, check_viewer, edges_by_other, may_list, visible_user};
 use crate::error::{Error, Result};
-use crate::follow::{Anchor, EdgeKind, Relationship};
+use crate::graph::edges::edges_by_other;
+use crate::graph::{Anchor, EdgeKind, Relationship};
 use crate::id::UserId;
 use crate::page::{
     ListKind, MAX_SEARCH_LIMIT, Page, PageRequest, check_limit, decode_cursor, encode_cursor,
     owner_key,
 };
+use crate::profile::{User, UserSummary};
+use crate::rooms::service::may_add;
 use crate::search::{
     Boosts, IndexBatch, MatchTier, SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchScope,
 };
+use crate::service::Kinfolk;
+use crate::service::check_viewer;
 use crate::store::ReadTx;
-use crate::user::{User, UserSummary};
+use crate::visibility::{ListSide, in_search_scope, shows_row, visible_list};
 
 /// One search hit: who, how they matched, and the viewer's relationship.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +64,7 @@ impl Kinfolk {
     /// store lost commits the index had seen — possible only with a store
     /// opened in a non-durable mode; the store would reuse those sequences
     /// for other events), otherwise from its last applied feed sequence.
-    pub(super) async fn open_search(&self) -> Result<()> {
+    pub(crate) async fn open_search(&self) -> Result<()> {
         let applied = self.index()?.applied_seq().await?;
         let last = self.rd(|tx| tx.last_seq()).await?;
         if applied == 0 || applied > last {
@@ -74,7 +76,7 @@ impl Kinfolk {
 
     /// Applies every feed event the index has not seen. Idempotent; runs
     /// under a lock so an older state of a user never overwrites a newer one.
-    pub(super) async fn sync_search(&self) -> Result<()> {
+    pub(crate) async fn sync_search(&self) -> Result<()> {
         let index = self.index()?;
         let _guard = self.inner.search_sync.lock().await;
         loop {
@@ -266,16 +268,11 @@ fn prepare(tx: &dyn ReadTx, viewer: Option<UserId>, scope: SearchScope) -> Resul
             }
         }
         SearchScope::Following { of } | SearchScope::Followers { of } => {
-            let owner = visible_user(tx, viewer, of)?;
-            let vis = match scope {
-                SearchScope::Following { .. } => owner.settings.privacy.following_visibility,
-                _ => owner.settings.privacy.followers_visibility,
+            let side = match scope {
+                SearchScope::Following { .. } => ListSide::Following,
+                _ => ListSide::Followers,
             };
-            if !may_list(tx, viewer, of, vis)? {
-                return Err(Error::Forbidden {
-                    reason: "this list is not visible to you",
-                });
-            }
+            visible_list(tx, viewer, of, side)?;
         }
     }
     Ok(boosts)
@@ -323,11 +320,8 @@ fn filter(
         let Some(u) = users.iter().find(|u| u.id == h.id) else {
             continue;
         };
-        if !u.is_active() {
-            continue;
-        }
         let edges = rel.get(&h.id).map(Vec::as_slice).unwrap_or_default();
-        if edges.iter().any(|e| e.kind == EdgeKind::Block) {
+        if !shows_row(viewer, u, edges) {
             continue;
         }
         let relationship = viewer.map(|v| {
@@ -337,28 +331,14 @@ fn filter(
                 Relationship::from_edges(v, h.id, edges, now)
             }
         });
-        let follows_viewer = relationship.is_some_and(|r| r.followed_by);
-        let keep = match scope {
-            SearchScope::Discovery => {
-                u.settings.privacy.discoverable
-                    && viewer != Some(h.id)
-                    && !relationship.is_some_and(|r| r.muting)
-            }
-            SearchScope::Mention => {
-                viewer != Some(h.id) && admits(u.settings.privacy.allow_mentions, follows_viewer)
-            }
-            SearchScope::RoomInvite { .. } => match viewer {
-                Some(v) => {
-                    v != h.id
-                        && !members.contains(&h.id)
-                        && admits(u.settings.privacy.allow_room_invites, follows_viewer)
-                }
-                None => false,
-            },
-            SearchScope::Following { .. } | SearchScope::Followers { .. } => {
-                in_list.contains(&h.id)
-            }
-        };
+        let keep = in_search_scope(
+            scope,
+            viewer,
+            u,
+            relationship,
+            members.contains(&h.id),
+            in_list.contains(&h.id),
+        );
         if keep {
             out.push(SearchResult {
                 user: u.summary(),

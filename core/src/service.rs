@@ -10,24 +10,11 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::id::UserId;
+use crate::profile::{User, lookalike_fold};
 use crate::search::SearchIndex;
 use crate::store::{self, ReadTx, Store, WriteTx};
-use crate::user::lookalike_fold;
-
-mod account;
-mod feed;
-mod follows;
-mod import;
-mod lists;
-mod rooms;
-mod rules;
-mod search;
-mod users;
-
-pub use follows::RelationshipEntry;
-pub use lists::UserRow;
-pub use search::SearchResult;
 
 /// The kinfolk service: clone it freely; every clone shares the same store,
 /// clock, configuration and search index.
@@ -45,19 +32,19 @@ pub use search::SearchResult;
 /// ```
 #[derive(Clone)]
 pub struct Kinfolk {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    config: Config,
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Config,
     /// Reserved names, look-alike folded.
-    reserved: Vec<String>,
-    search: Option<Arc<dyn SearchIndex>>,
+    pub(crate) reserved: Vec<String>,
+    pub(crate) search: Option<Arc<dyn SearchIndex>>,
     /// Serialises catching the index up, so an older user state can never
     /// overwrite a newer one.
-    search_sync: AsyncMutex<()>,
+    pub(crate) search_sync: AsyncMutex<()>,
 }
 
 impl fmt::Debug for Kinfolk {
@@ -101,7 +88,7 @@ impl KinfolkBuilder {
     /// # Errors
     /// [`Error::Storage`](crate::Error::Storage) when the store or index fails.
     pub async fn build(self) -> Result<Kinfolk> {
-        let mut reserved: Vec<String> = crate::user::RESERVED_USERNAMES
+        let mut reserved: Vec<String> = crate::profile::RESERVED_USERNAMES
             .iter()
             .map(|s| lookalike_fold(s))
             .collect();
@@ -150,13 +137,13 @@ impl Kinfolk {
         &self.inner.config
     }
 
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         self.inner.clock.now()
     }
 
     /// Runs a read job (again after a transient failure, as
     /// [`Config::retry`] says).
-    async fn rd<R, F>(&self, f: F) -> Result<R>
+    pub(crate) async fn rd<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
@@ -169,7 +156,7 @@ impl Kinfolk {
     /// everything the read may have seen is durable
     /// ([`Store::await_durable`](crate::Store::await_durable)), so that a
     /// crash cannot take back what was handed out. ADR 0005.
-    async fn rd_durable<R, F>(&self, f: F) -> Result<R>
+    pub(crate) async fn rd_durable<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
@@ -182,7 +169,7 @@ impl Kinfolk {
     /// Runs a write job — again, in a fresh transaction, after a transient
     /// failure, as [`Config::retry`] says — then brings the search index up
     /// to date. The job is `Fn`: it clones what it consumes.
-    async fn wr<R, F>(&self, f: F) -> Result<R>
+    pub(crate) async fn wr<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: Fn(&mut dyn WriteTx) -> Result<R> + Send + Sync + 'static,
@@ -196,4 +183,31 @@ impl Kinfolk {
         }
         Ok(out)
     }
+}
+
+// ---------------------------------------------------------------- callers
+//
+// Who is calling (lib.rs: "Callers"): every command checks its actor, every
+// read its viewer, with these.
+
+/// The acting user, who must exist and be active.
+///
+/// # Errors
+/// `Unauthenticated` for an unknown id, `Deactivated` for a deactivated account.
+pub(crate) fn active_actor(tx: &dyn ReadTx, actor: UserId) -> Result<User> {
+    let user = any_actor(tx, actor)?;
+    if !user.is_active() {
+        return Err(Error::Deactivated);
+    }
+    Ok(user)
+}
+
+/// The acting user, who must exist (deactivated allowed).
+pub(crate) fn any_actor(tx: &dyn ReadTx, actor: UserId) -> Result<User> {
+    tx.user(actor)?.ok_or(Error::Unauthenticated)
+}
+
+/// Checks an optional viewer for a read of someone else's data.
+pub(crate) fn check_viewer(tx: &dyn ReadTx, viewer: Option<UserId>) -> Result<Option<User>> {
+    viewer.map(|v| active_actor(tx, v)).transpose()
 }

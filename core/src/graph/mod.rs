@@ -1,5 +1,16 @@
 //! Relationships between users (SPEC §5): follows, follow requests, blocks
 //! and mutes, all stored as directed [`Edge`]s.
+//!
+//! The commands: `follow.rs` (follow, unfollow, requests, remove follower,
+//! relationships), `block.rs`, `mute.rs`; `edges.rs` writes edges keeping the
+//! counters exact. Who may see whom is `crate::visibility`.
+
+mod block;
+pub(crate) mod edges;
+pub(crate) mod follow;
+mod mute;
+
+pub use follow::RelationshipEntry;
 
 use serde::{Deserialize, Serialize};
 

@@ -11,6 +11,10 @@
 //! Facts from the store, at query time: status, discoverable, allow_mentions,
 //! allow_room_invites, blocks both ways, mutes, memberships, list visibility.
 
+pub(crate) mod service;
+
+pub use service::SearchResult;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -188,6 +192,8 @@ impl SearchQuery {
 }
 
 /// Whether `a` and `b` are at most one edit (insert, delete, substitute) apart.
+/// The bounded question in one linear scan, without computing the full
+/// Levenshtein distance (the tests check it against `strsim::levenshtein`).
 pub fn within_one_edit(a: &str, b: &str) -> bool {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
@@ -353,4 +359,36 @@ pub trait SearchIndex: Send + Sync + fmt::Debug + 'static {
     async fn clear(&self) -> Result<()>;
     /// The best `k` matches of `query`, in [`RankKey`] order with `boosts`.
     async fn top(&self, query: &SearchQuery, boosts: &Boosts, k: usize) -> Result<Vec<SearchHit>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `within_one_edit` is "Levenshtein distance ≤ 1" answered in one linear
+    /// scan; `strsim` computes the whole distance and serves as the oracle,
+    /// over every pair of strings of up to 4 characters from a 3-letter
+    /// alphabet (one letter outside ASCII).
+    #[test]
+    fn within_one_edit_is_levenshtein_at_most_one() {
+        let alphabet = ['a', 'b', 'é'];
+        let mut words = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..4 {
+            last = last
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            words.extend(last.iter().cloned());
+        }
+        for a in &words {
+            for b in &words {
+                assert_eq!(
+                    within_one_edit(a, b),
+                    strsim::levenshtein(a, b) <= 1,
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+    }
 }
