@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod feed;
+pub mod fold;
 pub mod follow;
 pub mod id;
 pub mod page;

@@ -213,10 +213,10 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
 /// Whether some prefix of `word` is within one edit of `term` (a typo in a
 /// prefix still finds the word: "alvr" finds "alvarez").
 pub fn fuzzy_prefix(term: &str, word: &str) -> bool {
-    let tl = term.chars().count();
-    if tl < SearchQuery::FUZZY_MIN_LEN {
+    if crate::fold::typo_len(term) < SearchQuery::FUZZY_MIN_LEN {
         return false;
     }
+    let tl = term.chars().count();
     let chars: Vec<char> = word.chars().collect();
     (tl.saturating_sub(1)..=tl + 1).any(|n| {
         n <= chars.len() && n > 0 && within_one_edit(term, &chars[..n].iter().collect::<String>())
@@ -243,7 +243,7 @@ pub fn match_tier(query: &SearchQuery, username: &str, name: &str) -> Option<Mat
         return Some(MatchTier::UsernamePrefix);
     }
     let folded_name = fold(name);
-    let name_words: Vec<&str> = words(&folded_name).collect();
+    let name_words = crate::fold::name_words(&folded_name);
     let prefix_all = query
         .terms()
         .iter()
