@@ -19,6 +19,14 @@ use kinfolk::{
 use crate::fixtures::{assert_code, follow, make_private, settings, user, user_named};
 use crate::{Ctx, TestResult};
 
+/// The relevance suite on real names in every script (issue 19).
+pub mod relevance;
+pub use relevance::{
+    relevance_issue_19_misses_found_by_name_prefix, relevance_over_matches_are_gone,
+    relevance_real_names_every_script_rank_and_tier,
+    relevance_suite_covers_200_queries_in_15_scripts,
+};
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __cases_search {
@@ -66,6 +74,10 @@ macro_rules! __cases_search {
             reopen_catches_index_up_from_feed,
             rebuild_gives_same_results,
             no_index_is_forbidden_not_panic,
+            relevance_suite_covers_200_queries_in_15_scripts,
+            relevance_real_names_every_script_rank_and_tier,
+            relevance_over_matches_are_gone,
+            relevance_issue_19_misses_found_by_name_prefix,
         );
     };
 }
