@@ -75,8 +75,9 @@ pub fn fold(text: &str) -> String {
     let cased = CaseMapper::new().fold_string(&compat).into_owned();
     let scripts = CodePointMapData::<Script>::new();
     let mut out = String::with_capacity(cased.len());
-    // Whether marks on the letter just written are accents to drop.
-    let mut drop_marks = false;
+    // Whether marks on the letter just written are accents to drop (a mark
+    // with no letter before it is dropped too).
+    let mut drop_marks = true;
     for c in cased.nfd() {
         if is_combining_mark(c) {
             if !drop_marks {
@@ -94,7 +95,7 @@ pub fn fold(text: &str) -> String {
             && c.is_alphabetic()
             && let Some(ascii) = latin_ascii(c)
         {
-            out.push_str(ascii);
+            out.extend(ascii.chars().map(|a| a.to_ascii_lowercase()));
             continue;
         }
         out.push(hiragana(c));
@@ -103,13 +104,13 @@ pub fn fold(text: &str) -> String {
 }
 
 /// The ASCII letters of a non-ASCII Latin letter, if its transliteration
-/// is letters only (lower-case: the text is case-folded already).
+/// is letters only (small capitals such as `ʀ` give upper-case ones).
 fn latin_ascii(c: char) -> Option<&'static str> {
     if c == 'ə' {
         return Some("a");
     }
     let t = any_ascii::any_ascii_char(c);
-    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase())).then_some(t)
+    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_alphabetic())).then_some(t)
 }
 
 /// Katakana (and its iteration marks) as hiragana; any other char as is.
@@ -314,6 +315,21 @@ mod tests {
     #[test]
     fn schwa_folds_like_lucene() {
         assert_eq!(fold("Əliyev"), "aliyev");
+    }
+
+    #[test]
+    fn other_latin_letters_and_stray_marks() {
+        // Small capital R: its ASCII form is upper-case, folded to lower.
+        assert_eq!(fold("ʀ"), "r");
+        // IPA glottal stop: no letter in ASCII, kept.
+        assert_eq!(fold("ʔa"), "ʔa");
+        // A mark with no letter before it is dropped.
+        assert_eq!(fold("\u{301}José"), "jose");
+        // Hausa hooked letters, Ewe/Twi open vowels.
+        assert_eq!(
+            fold("Ɓello Ɗanjuma Ɛfua Ɔkyere"),
+            "bello danjuma efua okyere"
+        );
     }
 
     #[test]

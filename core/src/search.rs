@@ -105,9 +105,12 @@ pub enum MatchTier {
     ExactUsername = 0,
     /// The username starts with the query.
     UsernamePrefix = 1,
-    /// Every query word is a prefix of a word of the display name.
+    /// Every query word is a prefix of a word of the display name (a
+    /// [`crate::fold::name_words`] word: in Han, kana and Hangul also from
+    /// any character of a word), both folded by [`crate::fold::fold`].
     NamePrefix = 2,
-    /// As above but with one typo in at least one word of 4+ characters.
+    /// As above but with one typo in at least one word of 4+ letters
+    /// (combining marks not counted: [`crate::fold::typo_len`]).
     Fuzzy = 3,
 }
 
@@ -123,7 +126,8 @@ pub struct SearchQuery {
 impl SearchQuery {
     /// Longest query, in characters after trimming.
     pub const MAX_LEN: usize = 100;
-    /// Shortest term that tolerates a typo.
+    /// Shortest term that tolerates a typo, in letters
+    /// ([`crate::fold::typo_len`]).
     pub const FUZZY_MIN_LEN: usize = 4;
 
     /// Normalises a query.
