@@ -47,6 +47,7 @@ pub mod lists;
 pub mod model;
 pub mod port;
 pub mod privacy;
+pub mod relevance;
 pub mod rooms;
 pub mod search;
 pub mod settings;

@@ -22,7 +22,7 @@ use crate::{Ctx, TestResult};
 // ---------------------------------------------------------------- helpers
 
 /// Search with the largest page.
-async fn hits(
+pub(crate) async fn hits(
     svc: &Kinfolk,
     viewer: Option<UserId>,
     q: &str,
@@ -63,7 +63,7 @@ fn tier_of(hits: &[SearchResult], id: UserId) -> Option<MatchTier> {
 }
 
 /// Makes every committed change searchable now.
-async fn ready(svc: &Kinfolk) {
+pub(crate) async fn ready(svc: &Kinfolk) {
     svc.refresh_search()
         .await
         .unwrap_or_else(|e| panic!("refresh_search: {e}"));

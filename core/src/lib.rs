@@ -18,6 +18,7 @@
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fold;
 pub mod id;
 pub mod page;
 pub mod store;

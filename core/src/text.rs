@@ -1,7 +1,6 @@
 //! Text rules shared by the profile fields and by search: NFC, control
 //! characters, bidi controls, and the case/accent folding used for matching.
 
-use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::error::{Error, Result};
@@ -89,27 +88,24 @@ fn check_len(field: &'static str, text: &str, min: usize, max: usize) -> Result<
     Ok(())
 }
 
-/// Case- and accent-insensitive form used for matching: NFD, combining marks
-/// removed, lower-cased, NFC again. Non-Latin scripts keep their letters.
+/// The folded form used for matching: [`crate::fold::fold`], the one
+/// folding rule of search (kept here for callers of the old path).
 ///
 /// ```
 /// assert_eq!(kinfolk::text::fold("José ÁLVAREZ"), "jose alvarez");
-/// // Marks go in every script: й (и + breve) folds to и, as é to e.
+/// // Accents go in Latin, Greek and Cyrillic: й (и + breve) folds to и.
 /// assert_eq!(kinfolk::text::fold("Дмитрий"), "дмитрии");
-/// // Final sigma folds to σ, so an upper-case prefix ("ΚΩΣ", lower-cased
-/// // as "κως") still matches the word ("Κώστας").
+/// // Final sigma folds to σ, so an upper-case prefix ("ΚΩΣ") still
+/// // matches the word ("Κώστας").
 /// assert!(kinfolk::text::fold("Κώστας").starts_with(&kinfolk::text::fold("ΚΩΣ")));
 /// ```
 pub fn fold(text: &str) -> String {
-    let stripped: String = text.nfd().filter(|c| !is_combining_mark(*c)).collect();
-    stripped.to_lowercase().replace('ς', "σ").nfc().collect()
+    crate::fold::fold(text)
 }
 
-/// The words of a folded text: split on anything that is not a letter or a digit.
+/// The words of a folded text: [`crate::fold::words`].
 pub fn words(folded: &str) -> impl Iterator<Item = &str> {
-    folded
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+    crate::fold::words(folded)
 }
 
 #[cfg(test)]

@@ -9,6 +9,10 @@ use kinfolk::{Error, Result, SearchIndex, SearchQuery, UserId};
 
 /// Scans every document on each query with core's reference matcher.
 /// Right by construction, O(users) per query: for tests and small hosts.
+///
+/// It keeps names as given and folds them ([`kinfolk::fold`]) at query
+/// time, so a change of the folding rule ([`kinfolk::fold::FOLD_VERSION`])
+/// needs no rebuild here.
 #[derive(Debug, Default)]
 pub struct MemorySearch {
     state: Mutex<(BTreeMap<UserId, SearchDoc>, u64)>,

@@ -53,8 +53,9 @@
 //! - exact username: one term of the lower-cased username;
 //! - username prefix: the username's edge n-grams (every prefix, by char);
 //! - name prefix: every prefix (up to 20 chars, then the whole word) of every
-//!   word of the name folded with [`kinfolk::text::fold`] and split with
-//!   [`kinfolk::text::words`]; all query words must match;
+//!   word of the name folded with [`kinfolk::fold::fold`] and split with
+//!   [`kinfolk::fold::name_words`] (in Han, kana and Hangul every suffix of
+//!   a word too); all query words must match;
 //! - fuzzy (terms of 4+ chars): a word or the username has a prefix within
 //!   one edit of a term of n chars iff one of its prefixes of n-1..=n+1
 //!   chars is, so a Levenshtein-1 match of the whole term over the prefix
@@ -93,6 +94,10 @@
 //! last committed sequence and the service re-applies the feed from there.
 //! A missing, damaged or incompatible index directory is rebuilt empty
 //! (`applied_seq` 0), which makes the service rebuild it from the store.
+//! Incompatible includes an index whose documents were folded with another
+//! version of core's folding rule: the commit payload records
+//! [`kinfolk::fold::FOLD_VERSION`], and an index built with another one
+//! (or before the version was recorded) is rebuilt from the store on open.
 //!
 //! The async methods do their (short) blocking work inline: no runtime is
 //! assumed.
@@ -125,17 +130,41 @@ pub(crate) fn storage(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) ->
     Error::storage(e)
 }
 
-/// The commit payload: a format tag and the feed sequence.
-const PAYLOAD_PREFIX: &str = "kinfolk-search/1 seq=";
+/// The commit payload: a format tag, the folding version the documents
+/// were folded with ([`kinfolk::fold::FOLD_VERSION`]) and the feed sequence.
+/// Format 1 (`kinfolk-search/1 seq=N`) had no folding version: it was
+/// folding version 1.
+const PAYLOAD_PREFIX: &str = "kinfolk-search/2 fold=";
+const PAYLOAD_PREFIX_V1: &str = "kinfolk-search/1 seq=";
 
 fn encode_payload(seq: u64) -> String {
-    format!("{PAYLOAD_PREFIX}{seq}")
+    format!("{PAYLOAD_PREFIX}{} seq={seq}", kinfolk::fold::FOLD_VERSION)
 }
 
-fn decode_payload(payload: Option<&str>) -> Option<u64> {
-    match payload {
-        None => Some(0),
-        Some(p) => p.strip_prefix(PAYLOAD_PREFIX)?.parse().ok(),
+/// What a commit payload says.
+#[derive(Debug, PartialEq, Eq)]
+enum Payload {
+    /// Built with `fold`, covering the feed up to `seq`.
+    Known { fold: u32, seq: u64 },
+    /// Not a payload this crate writes.
+    Unknown,
+}
+
+fn decode_payload(payload: Option<&str>) -> Payload {
+    let parsed = match payload {
+        None => Some((kinfolk::fold::FOLD_VERSION, 0)),
+        Some(p) => match p.strip_prefix(PAYLOAD_PREFIX) {
+            Some(rest) => rest
+                .split_once(" seq=")
+                .and_then(|(fold, seq)| Some((fold.parse().ok()?, seq.parse().ok()?))),
+            None => p
+                .strip_prefix(PAYLOAD_PREFIX_V1)
+                .and_then(|seq| Some((1, seq.parse().ok()?))),
+        },
+    };
+    match parsed {
+        Some((fold, seq)) => Payload::Known { fold, seq },
+        None => Payload::Unknown,
     }
 }
 
@@ -520,9 +549,21 @@ fn open_existing(
         return Err(OpenFailure::Damaged("the index has another schema".into()));
     }
     let metas = index.load_metas().map_err(classify)?;
-    let seq = decode_payload(metas.payload.as_deref()).ok_or_else(|| {
-        OpenFailure::Damaged(format!("unknown commit payload {:?}", metas.payload))
-    })?;
+    let seq = match decode_payload(metas.payload.as_deref()) {
+        Payload::Known { fold, seq } if fold == kinfolk::fold::FOLD_VERSION => seq,
+        Payload::Known { fold, .. } => {
+            return Err(OpenFailure::Damaged(format!(
+                "built with folding version {fold}, this build folds with version {}",
+                kinfolk::fold::FOLD_VERSION
+            )));
+        }
+        Payload::Unknown => {
+            return Err(OpenFailure::Damaged(format!(
+                "unknown commit payload {:?}",
+                metas.payload
+            )));
+        }
+    };
     finish_open(index, options, seq).map(Some)
 }
 
@@ -574,10 +615,39 @@ mod tests {
 
     #[test]
     fn payload_round_trips() {
-        assert_eq!(decode_payload(Some(&encode_payload(42))), Some(42));
-        assert_eq!(decode_payload(None), Some(0));
-        assert_eq!(decode_payload(Some("garbage")), None);
-        assert_eq!(decode_payload(Some("kinfolk-search/1 seq=-1")), None);
+        let current = kinfolk::fold::FOLD_VERSION;
+        assert_eq!(
+            decode_payload(Some(&encode_payload(42))),
+            Payload::Known {
+                fold: current,
+                seq: 42
+            }
+        );
+        assert_eq!(
+            decode_payload(None),
+            Payload::Known {
+                fold: current,
+                seq: 0
+            }
+        );
+        assert_eq!(decode_payload(Some("garbage")), Payload::Unknown);
+        assert_eq!(
+            decode_payload(Some("kinfolk-search/1 seq=-1")),
+            Payload::Unknown
+        );
+        assert_eq!(
+            decode_payload(Some("kinfolk-search/2 fold=x seq=1")),
+            Payload::Unknown
+        );
+        // The first format predates the folding version: it was version 1.
+        assert_eq!(
+            decode_payload(Some("kinfolk-search/1 seq=7")),
+            Payload::Known { fold: 1, seq: 7 }
+        );
+        assert_eq!(
+            decode_payload(Some("kinfolk-search/2 fold=9 seq=3")),
+            Payload::Known { fold: 9, seq: 3 }
+        );
     }
 
     #[test]

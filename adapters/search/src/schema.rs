@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use kinfolk::fold::{fold, name_words, typo_len};
 use kinfolk::search::{MatchTier, SearchDoc};
-use kinfolk::text::{fold, words};
 use kinfolk::{SearchQuery, UserId};
 use tantivy::query::{
     AutomatonWeight, BooleanQuery, DfaWrapper, EnableScoring, FuzzyTermQuery, Occur, Query,
@@ -48,7 +48,9 @@ pub(crate) struct Fields {
     /// Every prefix of the lower-cased username (edge n-grams, by char).
     pub username_prefix: Field,
     /// Every prefix of every folded name word up to [`NAME_PREFIX_CAP`]
-    /// chars, and every whole word.
+    /// chars, and every whole word. The name words are
+    /// [`kinfolk::fold::name_words`]: in Han, kana and Hangul also every
+    /// suffix of a word, so a query finds them from any character.
     pub name_prefix: Field,
     /// Every whole folded name word (fuzzy candidates).
     pub name_word: Field,
@@ -124,7 +126,7 @@ impl Fields {
         let mut whole = BTreeSet::new();
         let mut tails = BTreeSet::new();
         tails.extend(tail_ngrams(&uname));
-        for w in words(&folded) {
+        for w in name_words(&folded) {
             prefixes.extend(edge_ngrams(w, NAME_PREFIX_CAP));
             tails.extend(tail_ngrams(w));
             whole.insert(w);
@@ -285,8 +287,10 @@ pub(crate) fn join_id(hi: u64, lo: u64) -> UserId {
     UserId::from_bytes(bytes)
 }
 
+/// Core's typo rule: a term tolerates a typo when it has 4+ letters
+/// (combining marks not counted, [`kinfolk::fold::typo_len`]).
 fn fuzzy_eligible(term: &str) -> bool {
-    term.chars().count() >= SearchQuery::FUZZY_MIN_LEN
+    typo_len(term) >= SearchQuery::FUZZY_MIN_LEN
 }
 
 /// Every prefix of `word` of 1..=`cap` chars, and `word` itself when longer.

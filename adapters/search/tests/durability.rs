@@ -350,3 +350,87 @@ async fn an_index_ahead_of_its_store_is_rebuilt_when_the_service_opens() {
     assert_eq!(ids(&index, "real").await, vec![real.id]);
     assert_eq!(index.applied_seq().await.unwrap(), 1);
 }
+
+/// Rewrites the commit payload of the index in `dir` (closed) to `payload`,
+/// as an index built by another version of this crate would have it.
+fn set_payload(dir: &Path, payload: &str) {
+    let index = tantivy::Index::open_in_dir(dir).unwrap();
+    let mut w: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+    let mut prepared = w.prepare_commit().unwrap();
+    prepared.set_payload(payload);
+    prepared.commit().unwrap();
+    w.wait_merging_threads().unwrap();
+}
+
+/// An index whose documents were folded with another folding version (here
+/// version 1, recorded in either payload format) reopens empty, whatever
+/// sequence it claims, so the service rebuilds it from the store.
+#[tokio::test]
+async fn an_index_of_another_folding_version_reopens_empty() {
+    for old in ["kinfolk-search/1 seq=7", "kinfolk-search/2 fold=1 seq=7"] {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let index = TantivyIndex::open_with(dir.path(), manual()).unwrap();
+            apply(&index, vec![doc("old_o", "Olga Old")], 7).await;
+            index.refresh().await.unwrap();
+        }
+        set_payload(dir.path(), old);
+        reopens_empty_and_usable(dir.path()).await;
+    }
+    // The current version reopens with its sequence and documents.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let index = TantivyIndex::open_with(dir.path(), manual()).unwrap();
+        apply(&index, vec![doc("old_o", "Olga Old")], 7).await;
+        index.refresh().await.unwrap();
+    }
+    let current = format!(
+        "kinfolk-search/2 fold={} seq=7",
+        kinfolk::fold::FOLD_VERSION
+    );
+    set_payload(dir.path(), &current);
+    let index = TantivyIndex::open_with(dir.path(), manual()).unwrap();
+    assert_eq!(index.applied_seq().await.unwrap(), 7);
+    assert_eq!(ids(&index, "olga").await.len(), 1);
+}
+
+/// The service rebuilds an index of an older folding version from the
+/// store when it opens: a name only the new folding finds ("orj" for
+/// "Ørjan") is found afterwards, with no feed event after the rebuild.
+#[tokio::test]
+async fn the_service_rebuilds_an_index_of_an_older_folding_from_the_store() {
+    use std::sync::Arc;
+    let store: Arc<dyn kinfolk::Store> = Arc::new(kinfolk_memory::MemoryStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let orjan = {
+        let index = Arc::new(TantivyIndex::open_with(dir.path(), manual()).unwrap());
+        let svc = kinfolk::Kinfolk::builder(store.clone())
+            .search(index.clone())
+            .build()
+            .await
+            .unwrap();
+        let orjan = svc
+            .register(kinfolk::NewUser::new("o_s", "Ørjan Sæther").unwrap())
+            .await
+            .unwrap();
+        svc.refresh_search().await.unwrap();
+        orjan
+    };
+    let seq = {
+        let index = TantivyIndex::open_with(dir.path(), manual()).unwrap();
+        index.applied_seq().await.unwrap()
+    };
+    assert!(seq > 0);
+    // Pretend its documents were folded by version 1, at the same position
+    // as the store: only the folding version can trigger the rebuild.
+    set_payload(dir.path(), &format!("kinfolk-search/1 seq={seq}"));
+    let index = Arc::new(TantivyIndex::open_with(dir.path(), manual()).unwrap());
+    assert_eq!(index.applied_seq().await.unwrap(), 0);
+    let _svc = kinfolk::Kinfolk::builder(store)
+        .search(index.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(ids(&index, "orj").await, vec![orjan.id]);
+    assert_eq!(index.applied_seq().await.unwrap(), seq);
+}

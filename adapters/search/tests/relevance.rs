@@ -206,8 +206,17 @@ async fn cjk_korean_thai_devanagari() {
     let ix = index().await;
     assert_eq!(plain(&ix, "王").await, vec![(14, NamePrefix)]);
     assert_eq!(plain(&ix, "王小").await, vec![(14, NamePrefix)]);
-    // Not a word prefix, too short for a typo.
-    assert!(plain(&ix, "小明").await.is_empty());
+    // Han, kana and Hangul names are searched from any character (issue 19).
+    assert_eq!(plain(&ix, "小明").await, vec![(14, NamePrefix)]);
+    assert_eq!(plain(&ix, "明").await, vec![(14, NamePrefix)]);
+    assert!(plain(&ix, "小王").await.is_empty());
+    assert_eq!(plain(&ix, "민준").await, vec![(16, NamePrefix)]);
+    assert_eq!(plain(&ix, "郎").await, vec![(15, NamePrefix)]);
+    // Vowel signs are not accents: a different vowel is another name, and
+    // three letters with a vowel sign are too short for a typo.
+    assert!(plain(&ix, "ใจดู").await.is_empty());
+    assert_eq!(plain(&ix, "ใจดี").await, vec![(17, NamePrefix)]);
+    assert!(plain(&ix, "दपक").await.is_empty());
     assert_eq!(plain(&ix, "太").await, vec![(15, NamePrefix)]);
     assert_eq!(plain(&ix, "山田 太郎").await, vec![(15, NamePrefix)]);
     assert_eq!(plain(&ix, "김").await, vec![(16, NamePrefix)]);

@@ -109,9 +109,12 @@ pub enum MatchTier {
     ExactUsername = 0,
     /// The username starts with the query.
     UsernamePrefix = 1,
-    /// Every query word is a prefix of a word of the display name.
+    /// Every query word is a prefix of a word of the display name (a
+    /// [`crate::fold::name_words`] word: in Han, kana and Hangul also from
+    /// any character of a word), both folded by [`crate::fold::fold`].
     NamePrefix = 2,
-    /// As above but with one typo in at least one word of 4+ characters.
+    /// As above but with one typo in at least one word of 4+ letters
+    /// (combining marks not counted: [`crate::fold::typo_len`]).
     Fuzzy = 3,
 }
 
@@ -127,7 +130,8 @@ pub struct SearchQuery {
 impl SearchQuery {
     /// Longest query, in characters after trimming.
     pub const MAX_LEN: usize = 100;
-    /// Shortest term that tolerates a typo.
+    /// Shortest term that tolerates a typo, in letters
+    /// ([`crate::fold::typo_len`]).
     pub const FUZZY_MIN_LEN: usize = 4;
 
     /// Normalises a query.
@@ -219,10 +223,10 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
 /// Whether some prefix of `word` is within one edit of `term` (a typo in a
 /// prefix still finds the word: "alvr" finds "alvarez").
 pub fn fuzzy_prefix(term: &str, word: &str) -> bool {
-    let tl = term.chars().count();
-    if tl < SearchQuery::FUZZY_MIN_LEN {
+    if crate::fold::typo_len(term) < SearchQuery::FUZZY_MIN_LEN {
         return false;
     }
+    let tl = term.chars().count();
     let chars: Vec<char> = word.chars().collect();
     (tl.saturating_sub(1)..=tl + 1).any(|n| {
         n <= chars.len() && n > 0 && within_one_edit(term, &chars[..n].iter().collect::<String>())
@@ -249,7 +253,7 @@ pub fn match_tier(query: &SearchQuery, username: &str, name: &str) -> Option<Mat
         return Some(MatchTier::UsernamePrefix);
     }
     let folded_name = fold(name);
-    let name_words: Vec<&str> = words(&folded_name).collect();
+    let name_words = crate::fold::name_words(&folded_name);
     let prefix_all = query
         .terms()
         .iter()
