@@ -127,13 +127,17 @@ where
 /// Checks the store-wide invariants of SPEC §5/§7/§12 by scanning the
 /// store: every counter equals the number of edges (or memberships) it
 /// counts, no self edge, no duplicate edge, no follow or request beside a
-/// block in either direction, one owner per username, every room's
-/// member_count equals its members. Returns a description of the first
-/// violation found.
+/// block in either direction, no follow beside a request of the same pair,
+/// one owner per username, every skeleton claim backed by a name of its
+/// user, every room's member_count equals its members, and every stored
+/// time decodes and lies in the supported range ([`kinfolk::clock`]) — a
+/// record the store cannot decode is reported as a violation, not a panic.
+/// Returns a description of the first violation found.
 pub async fn check_invariants(svc: &Kinfolk) -> Result<(), String> {
     use kinfolk::{Anchor, EdgeKind};
     use std::collections::HashSet;
-    read_store(svc, |tx| {
+    let in_range = kinfolk::clock::in_range;
+    let checked = kinfolk::store::read(svc.store().as_ref(), move |tx| {
         let mut problems: Vec<String> = Vec::new();
         let mut after = None;
         let mut rooms = HashSet::new();
@@ -184,10 +188,24 @@ pub async fn check_invariants(svc: &Kinfolk) -> Result<(), String> {
                         requests.len()
                     ));
                 }
+                if !in_range(u.created_at) || !in_range(u.updated_at) {
+                    problems.push(format!("{}: user time out of range", u.username));
+                }
                 for kind in EdgeKind::ALL {
                     let out = all(kind, Anchor::From(u.id))?;
                     let mut seen = HashSet::new();
                     for e in &out {
+                        if !in_range(e.since) || e.until.is_some_and(|t| !in_range(t)) {
+                            problems.push(format!("{}: {kind:?} edge time out of range", u.username));
+                        }
+                        if kind == EdgeKind::Follow
+                            && tx.edge(EdgeKind::Request, e.from, e.to)?.is_some()
+                        {
+                            problems.push(format!(
+                                "{}: follow beside a request of the same pair",
+                                u.username
+                            ));
+                        }
                         if e.to == u.id {
                             problems.push(format!("{}: self edge {kind:?}", u.username));
                         }
@@ -225,6 +243,36 @@ pub async fn check_invariants(svc: &Kinfolk) -> Result<(), String> {
                         problems.push(format!("{}: current name claim is {other:?}", u.username))
                     }
                 }
+                let claims = tx.username_claims_of(u.id)?;
+                for c in &claims {
+                    if c.held_until.is_some_and(|t| !in_range(t)) {
+                        problems.push(format!("{}: claim hold out of range", u.username));
+                    }
+                    if kinfolk::user::is_skeleton_key(&c.folded)
+                        && !claims.iter().any(|n| {
+                            !kinfolk::user::is_skeleton_key(&n.folded)
+                                && kinfolk::user::skeleton_key(&n.username) == c.folded
+                        })
+                    {
+                        problems.push(format!(
+                            "{}: skeleton claim {} without a name of its user",
+                            u.username, c.folded
+                        ));
+                    }
+                }
+            }
+        }
+        let mut after_seq = 0;
+        loop {
+            let events = tx.changes_since(after_seq, 1000)?;
+            for e in &events {
+                if !in_range(e.at) {
+                    problems.push(format!("feed event {} time out of range", e.seq));
+                }
+            }
+            match events.last() {
+                Some(e) if events.len() == 1000 => after_seq = e.seq,
+                _ => break,
             }
         }
         for r in rooms {
@@ -233,6 +281,9 @@ pub async fn check_invariants(svc: &Kinfolk) -> Result<(), String> {
                 continue;
             };
             let members = tx.members(r, None, 100_000)?;
+            if members.iter().any(|m| !in_range(m.joined_at)) || !in_range(room.created_at) {
+                problems.push(format!("room {r}: time out of range"));
+            }
             if members.len() as u64 != room.member_count {
                 problems.push(format!(
                     "room {r}: member_count {} != {}",
@@ -246,7 +297,9 @@ pub async fn check_invariants(svc: &Kinfolk) -> Result<(), String> {
         }
         Ok(problems)
     })
-    .await
-    .first()
-    .map_or(Ok(()), |p| Err(p.clone()))
+    .await;
+    match checked {
+        Ok(problems) => problems.first().map_or(Ok(()), |p| Err(p.clone())),
+        Err(e) => Err(format!("stored data does not decode: {e}")),
+    }
 }

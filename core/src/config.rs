@@ -15,6 +15,15 @@ pub struct Config {
     pub max_following: u64,
     /// Accept `http` avatar URLs (default: only `https`).
     pub allow_http_avatars: bool,
+    /// Refuse a username whose skeleton (its look-alike fold,
+    /// [`user::skeleton`](crate::user::skeleton): `al1ce`, `A_LICE` and
+    /// `alice` share one) belongs to, or is held for, another user, with
+    /// [`Error::UsernameTaken`](crate::Error::UsernameTaken). Default `true`;
+    /// `false` keeps the older rule (unique case-insensitively only).
+    /// Skeleton claims are written either way, so turning the rule back on
+    /// needs no migration; see [`Kinfolk::register`](crate::Kinfolk::register)
+    /// for how stores that predate the rule are migrated.
+    pub unique_username_skeletons: bool,
 }
 
 impl Default for Config {
@@ -24,6 +33,7 @@ impl Default for Config {
             username_hold: Duration::days(14),
             max_following: 10_000,
             allow_http_avatars: false,
+            unique_username_skeletons: true,
         }
     }
 }

@@ -24,7 +24,7 @@ impl Kinfolk {
     /// user; `Unauthenticated`, `Deactivated`.
     pub async fn block(&self, actor: UserId, target: UserId) -> Result<bool> {
         let span = tracing::info_span!("block", actor = %actor, target = %target);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             if actor == target {
@@ -62,7 +62,7 @@ impl Kinfolk {
     /// `Unauthenticated`, `Deactivated`.
     pub async fn unblock(&self, actor: UserId, target: UserId) -> Result<bool> {
         let span = tracing::info_span!("unblock", actor = %actor, target = %target);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             if tx.delete_edge(EdgeKind::Block, actor, target)?.is_none() {
@@ -86,7 +86,9 @@ impl Kinfolk {
     /// relationship; muted users are left out of the actor's discovery search.
     ///
     /// # Errors
-    /// `Validation` for muting oneself or an `until` not in the future;
+    /// `Validation` for muting oneself, an `until` not in the future or
+    /// outside the supported time range (after `9999-12-31T23:59:59.999999999Z`,
+    /// see [`crate::clock`]);
     /// `NotFound` for an unknown user; `Unauthenticated`, `Deactivated`.
     pub async fn mute(
         &self,
@@ -95,7 +97,10 @@ impl Kinfolk {
         until: Option<Timestamp>,
     ) -> Result<bool> {
         let span = tracing::info_span!("mute", actor = %actor, target = %target);
-        let now = self.now();
+        let now = self.now()?;
+        if let Some(u) = until {
+            crate::clock::check_time("until", u)?;
+        }
         if until.is_some_and(|u| u <= now) {
             return Err(Error::validation("until", "must be in the future"));
         }
@@ -139,7 +144,7 @@ impl Kinfolk {
     /// `Unauthenticated`, `Deactivated`.
     pub async fn unmute(&self, actor: UserId, target: UserId) -> Result<bool> {
         let span = tracing::info_span!("unmute", actor = %actor, target = %target);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             let Some(old) = tx.delete_edge(EdgeKind::Mute, actor, target)? else {
@@ -183,7 +188,7 @@ impl Kinfolk {
             AccountStatus::Active => tracing::info_span!("reactivate", actor = %actor),
             AccountStatus::Deactivated => tracing::info_span!("deactivate", actor = %actor),
         };
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             let mut user = any_actor(tx, actor)?;
             if user.status == status {
@@ -213,7 +218,7 @@ impl Kinfolk {
     /// `Unauthenticated`.
     pub async fn delete_account(&self, actor: UserId) -> Result<()> {
         let span = tracing::info_span!("delete_account", actor = %actor);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             any_actor(tx, actor)?;
             for e in all_edges(tx, EdgeKind::Follow, Anchor::From(actor))? {

@@ -42,7 +42,7 @@ impl Kinfolk {
         action: Option<FollowAction>,
     ) -> Result<FollowOutcome> {
         let span = tracing::info_span!("toggle_follow", actor = %actor, target = %target);
-        let now = self.now();
+        let now = self.now()?;
         let cap = self.inner.config.max_following;
         self.wr(move |tx| {
             let me = active_actor(tx, actor)?;
@@ -126,7 +126,7 @@ impl Kinfolk {
     /// `NotFound` for an unknown `follower`; `Unauthenticated`, `Deactivated`.
     pub async fn remove_follower(&self, actor: UserId, follower: UserId) -> Result<bool> {
         let span = tracing::info_span!("remove_follower", actor = %actor, target = %follower);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             tx.user(follower)?.ok_or_else(Error::user_not_found)?;
@@ -171,7 +171,7 @@ impl Kinfolk {
     ) -> Result<Relationship> {
         let span =
             tracing::info_span!("approve_follow_request", actor = %actor, target = %requester);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             if !rules::approve_request(tx, requester, actor, now)? {
@@ -197,7 +197,7 @@ impl Kinfolk {
     ) -> Result<Relationship> {
         let span =
             tracing::info_span!("reject_follow_request", actor = %actor, target = %requester);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             if !rules::remove_request(tx, requester, actor)? {
@@ -233,7 +233,7 @@ impl Kinfolk {
             return Err(Error::validation("ids", "at most 100 ids"));
         }
         let ids = ids.to_vec();
-        let now = self.now();
+        let now = self.now()?;
         self.rd(move |tx| {
             check_viewer(tx, Some(viewer))?;
             let others: Vec<UserId> = ids.iter().copied().filter(|id| *id != viewer).collect();

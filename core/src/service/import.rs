@@ -32,7 +32,7 @@ impl Kinfolk {
         for nu in &batch {
             self.check_reserved(&nu.username)?;
         }
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             let mut users = Vec::with_capacity(batch.len());
             for nu in batch {
@@ -103,7 +103,7 @@ impl Kinfolk {
         if batch.len() > MAX_IMPORT_BATCH {
             return Err(Error::validation("batch", "at most 50,000 rows per batch"));
         }
-        let now = self.now();
+        let now = self.now()?;
         let cap = self.inner.config.max_following;
         self.wr(move |tx| {
             let mut ids: Vec<UserId> = batch.iter().flat_map(|&(a, b)| [a, b]).collect();

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::search::SearchIndex;
 use crate::store::{self, ReadTx, Store, WriteTx};
-use crate::user::lookalike_fold;
+use crate::user::skeleton;
 
 mod account;
 mod feed;
@@ -103,13 +103,13 @@ impl KinfolkBuilder {
     pub async fn build(self) -> Result<Kinfolk> {
         let mut reserved: Vec<String> = crate::user::RESERVED_USERNAMES
             .iter()
-            .map(|s| lookalike_fold(s))
+            .map(|s| skeleton(s))
             .collect();
         reserved.extend(
             self.config
                 .reserved_usernames
                 .iter()
-                .map(|s| lookalike_fold(s)),
+                .map(|s| skeleton(s)),
         );
         let svc = Kinfolk {
             inner: Arc::new(Inner {
@@ -150,8 +150,11 @@ impl Kinfolk {
         &self.inner.config
     }
 
-    fn now(&self) -> Timestamp {
-        self.inner.clock.now()
+    /// The clock's reading, checked against the supported time range
+    /// ([`crate::clock`]): a clock outside it fails the command before
+    /// anything is stored.
+    fn now(&self) -> Result<Timestamp> {
+        crate::clock::check_time("clock", self.inner.clock.now())
     }
 
     /// Runs a read job.

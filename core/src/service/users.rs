@@ -125,7 +125,7 @@ impl Kinfolk {
         let span = tracing::info_span!("register");
         async move {
             self.check_reserved(&new_user.username)?;
-            let now = self.now();
+            let now = self.now()?;
             self.wr(move |tx| {
                 let folded = new_user.username.folded();
                 if let Some(claim) = tx.username_claim(&folded)? {
@@ -199,7 +199,7 @@ impl Kinfolk {
     ) -> Result<ProfileView> {
         let span = tracing::info_span!("get_profile", viewer = ?viewer.map(|v| v.to_string()));
         let key = parse_profile_key(id_or_username)?;
-        let now = self.now();
+        let now = self.now()?;
         self.rd(move |tx| {
             let id = match key {
                 ProfileKey::Id(id) => id,
@@ -245,7 +245,7 @@ impl Kinfolk {
             if let Some(u) = &update.username {
                 self.check_reserved(u)?;
             }
-            let now = self.now();
+            let now = self.now()?;
             let hold = self.inner.config.username_hold;
             self.wr(move |tx| {
                 let before = active_actor(tx, actor)?;
@@ -309,7 +309,7 @@ impl Kinfolk {
     /// (Unknown fields are refused when the patch is deserialised.)
     pub async fn edit_settings(&self, actor: UserId, patch: SettingsPatch) -> Result<Settings> {
         let span = tracing::info_span!("edit_settings", actor = %actor);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             let mut user = active_actor(tx, actor)?;
             if let Some(expected) = patch.expected_version
@@ -382,7 +382,7 @@ impl Kinfolk {
             ));
         }
         let handle = text::single_line("handle", handle, 1, 100)?;
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             if let Some(existing) = tx.connected_account(&provider, &external_id)? {
@@ -441,7 +441,7 @@ impl Kinfolk {
         let span = tracing::info_span!("unlink_account", actor = %actor);
         let provider = provider.trim().to_ascii_lowercase();
         let external_id = external_id.trim().to_string();
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             match tx.connected_account(&provider, &external_id)? {
