@@ -30,11 +30,22 @@ impl Kinfolk {
     /// account creates a pending request instead; unfollowing withdraws one.
     /// Returns the new relationship and whether anything changed.
     ///
+    /// Unfollowing (and withdrawing a request) works also when the target
+    /// has deactivated their account: it only removes the actor's own edge.
+    ///
+    /// **Following cap.** Approved follows *plus pending outgoing requests*
+    /// may not pass [`Config::max_following`](crate::Config): a request
+    /// takes a slot when it is sent, so approving it later never takes the
+    /// requester past the cap. Follows of (and requests to) deactivated
+    /// users keep their slot — the edges are kept so that reactivation
+    /// restores everything, and they still count in `following_count` —
+    /// until the actor removes them, which this command allows.
+    ///
     /// # Errors
-    /// `CannotFollowSelf`; `NotFound` for an unknown or deactivated target and
-    /// for a target who blocks the actor (never revealed as a block);
-    /// `Blocked` when the actor blocks the target; `LimitExceeded` at
-    /// [`Config::max_following`](crate::Config); `Unauthenticated`, `Deactivated`.
+    /// `CannotFollowSelf`; `NotFound` for an unknown target, for following a
+    /// deactivated one, and for a target who blocks the actor (never
+    /// revealed as a block); `Blocked` when the actor blocks the target;
+    /// `LimitExceeded` at the cap; `Unauthenticated`, `Deactivated`.
     pub async fn toggle_follow(
         &self,
         actor: UserId,
@@ -50,7 +61,7 @@ impl Kinfolk {
                 return Err(Error::CannotFollowSelf);
             }
             let other = tx.user(target)?.ok_or_else(Error::user_not_found)?;
-            if !other.is_active() || blocks(tx, target, actor)? {
+            if blocks(tx, target, actor)? {
                 return Err(Error::user_not_found());
             }
             let following = tx.edge(EdgeKind::Follow, actor, target)?.is_some();
@@ -60,6 +71,11 @@ impl Kinfolk {
                 Some(FollowAction::Unfollow) => false,
                 None => !(following || requested),
             };
+            // A deactivated target cannot be followed, but the actor may
+            // always remove their own edge to it (issue 14 item 2).
+            if follow && !other.is_active() {
+                return Err(Error::user_not_found());
+            }
             let changed = if follow {
                 if following || requested {
                     false
@@ -67,12 +83,7 @@ impl Kinfolk {
                     if blocks(tx, actor, target)? {
                         return Err(Error::Blocked);
                     }
-                    if me.counts.following >= cap {
-                        return Err(Error::LimitExceeded {
-                            what: "following",
-                            limit: cap,
-                        });
-                    }
+                    rules::check_following_cap(tx, &me, cap)?;
                     if other.settings.privacy.private_account {
                         rules::add_request(tx, actor, target, now)?;
                     } else {
