@@ -1353,8 +1353,9 @@ fn collect_ids(v: &Value, out: &mut Vec<UserId>) {
 /// one snapshot (the same rules as [`check_invariants`], which scans the
 /// whole store and runs at every sweep): counters equal the edges and
 /// memberships they count, no self edge, no duplicate edge, no follow or
-/// request beside a block in either direction, and the user's current name
-/// is claimed by the user and no one else.
+/// request beside a block in either direction, no follow beside a request
+/// of the same pair, and the user's current name is claimed by the user and
+/// no one else.
 fn local_invariants(
     u: &kinfolk::User,
     out: &[Vec<kinfolk::Edge>],
@@ -1401,6 +1402,18 @@ fn local_invariants(
         for e in &inc[k] {
             if e.kind != *kind || e.to != who {
                 problems.push(format!("{who}: edge {e:?} under the wrong key"));
+            }
+        }
+        if *kind == EdgeKind::Follow {
+            for e in &out[k] {
+                if out[idx(EdgeKind::Request)].iter().any(|r| r.to == e.to) {
+                    problems.push(format!("{who}: follow beside a request to {}", e.to));
+                }
+            }
+            for e in &inc[k] {
+                if inc[idx(EdgeKind::Request)].iter().any(|r| r.from == e.from) {
+                    problems.push(format!("{who}: follow beside a request from {}", e.from));
+                }
             }
         }
         if matches!(kind, EdgeKind::Follow | EdgeKind::Request) {

@@ -8,7 +8,7 @@ use tracing::Instrument;
 use super::Kinfolk;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::follow::{Edge, EdgeKind};
+use crate::follow::{Anchor, Edge, EdgeKind};
 use crate::id::UserId;
 use crate::settings::Settings;
 use crate::user::{AccountStatus, NewUser, User, UsernameClaim};
@@ -85,7 +85,15 @@ impl Kinfolk {
     /// approved also for private accounts (they were approved where they come
     /// from). A follow that exists already (or repeats an earlier row of the
     /// batch) is skipped; returns how many were added. Each added follow
-    /// appends one `Followed` feed event, in batch order.
+    /// appends one `Followed` feed event, in batch order. A pending request
+    /// of the same pair becomes the follow: the request is removed, the
+    /// target's pending count drops, and the event is `FollowApproved` — a
+    /// follow never stands beside a request of its pair.
+    ///
+    /// The following cap counts as in [`Kinfolk::toggle_follow`]: a new
+    /// follow needs the follower's follows plus pending outgoing requests to
+    /// be below [`Config::max_following`](crate::Config); a request that
+    /// becomes a follow keeps the slot it held.
     ///
     /// The batch is checked set-wise (one batch read of the users, one
     /// existence check per edge kind and direction for all rows), then the
@@ -112,10 +120,11 @@ impl Kinfolk {
             let mut users: HashMap<UserId, User> =
                 tx.users(&ids)?.into_iter().map(|u| (u.id, u)).collect();
             let follows = tx.edges_exist(EdgeKind::Follow, &batch)?;
+            let requests = tx.edges_exist(EdgeKind::Request, &batch)?;
             let blocks = tx.edges_exist(EdgeKind::Block, &batch)?;
             let reversed: Vec<(UserId, UserId)> = batch.iter().map(|&(a, b)| (b, a)).collect();
             let blocked_by = tx.edges_exist(EdgeKind::Block, &reversed)?;
-            if [&follows, &blocks, &blocked_by]
+            if [&follows, &requests, &blocks, &blocked_by]
                 .iter()
                 .any(|v| v.len() != batch.len())
             {
@@ -123,9 +132,14 @@ impl Kinfolk {
                     "edges_exist answered another number of rows",
                 ));
             }
+            let scan_limit = usize::try_from(cap).unwrap_or(usize::MAX);
+            // Pending outgoing requests per follower (read when first
+            // needed), for the cap: follows + outgoing requests <= cap.
+            let mut out_requests: HashMap<UserId, u64> = HashMap::new();
             let mut changed: HashSet<UserId> = HashSet::new();
             let mut added: HashSet<(UserId, UserId)> = HashSet::new();
-            let mut rows: Vec<(UserId, UserId)> = Vec::with_capacity(batch.len());
+            // (follower, followee, whether a pending request became the follow)
+            let mut rows: Vec<(UserId, UserId, bool)> = Vec::with_capacity(batch.len());
             for (i, &(from, to)) in batch.iter().enumerate() {
                 if from == to {
                     return Err(Error::CannotFollowSelf);
@@ -141,29 +155,58 @@ impl Kinfolk {
                 if blocks[i] || blocked_by[i] {
                     return Err(Error::Blocked);
                 }
+                let pending = match out_requests.entry(from) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                        tx.edge_keys(EdgeKind::Request, Anchor::From(from), None, scan_limit)?
+                            .len() as u64,
+                    ),
+                };
                 let f = users
                     .get_mut(&from)
                     .ok_or_else(|| Error::corrupt("import cache"))?;
-                if f.counts.following >= cap {
+                if requests[i] {
+                    // The pending request becomes the follow: its cap slot
+                    // passes to the follow, the target's pending count drops.
+                    *pending = pending.saturating_sub(1);
+                } else if f.counts.following.saturating_add(*pending) >= cap {
                     return Err(Error::LimitExceeded {
                         what: "following",
                         limit: cap,
                     });
                 }
                 f.counts.following += 1;
-                users
+                let t = users
                     .get_mut(&to)
-                    .ok_or_else(|| Error::corrupt("import cache"))?
-                    .counts
-                    .followers += 1;
+                    .ok_or_else(|| Error::corrupt("import cache"))?;
+                t.counts.followers += 1;
+                if requests[i] {
+                    t.counts.pending_requests =
+                        t.counts.pending_requests.checked_sub(1).ok_or_else(|| {
+                            Error::corrupt(format!("pending_requests counter of {to} below zero"))
+                        })?;
+                }
                 changed.extend([from, to]);
-                rows.push((from, to));
+                rows.push((from, to, requests[i]));
             }
-            // Every row is good: one event per added follow, in batch order,
+            // Every row is good: one event per added follow, in batch order
+            // (`FollowApproved` where a pending request became the follow),
             // then the edges (carrying their event's seq) in key order.
+            for &(from, to, _) in rows.iter().filter(|r| r.2) {
+                tx.delete_edge(EdgeKind::Request, from, to)?;
+            }
             let changes = rows
                 .iter()
-                .map(|&(follower, followee)| Change::Followed { follower, followee })
+                .map(|&(follower, followee, approved)| {
+                    if approved {
+                        Change::FollowApproved {
+                            requester: follower,
+                            target: followee,
+                        }
+                    } else {
+                        Change::Followed { follower, followee }
+                    }
+                })
                 .collect();
             let seqs = tx.append_changes(now, changes)?;
             if seqs.len() != rows.len() {
@@ -174,7 +217,7 @@ impl Kinfolk {
             let mut edges: Vec<Edge> = rows
                 .iter()
                 .zip(seqs)
-                .map(|(&(from, to), seq)| Edge {
+                .map(|(&(from, to, _), seq)| Edge {
                     kind: EdgeKind::Follow,
                     from,
                     to,
