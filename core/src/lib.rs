@@ -42,7 +42,9 @@ pub use room::{
     Membership, MyRoom, NewRoom, Room, RoomFilter, RoomKind, RoomName, RoomRole, RoomVisibility,
 };
 pub use search::{SearchIndex, SearchQuery, SearchScope};
-pub use service::{Kinfolk, KinfolkBuilder, RelationshipEntry, SearchResult, UserRow};
+pub use service::{
+    Kinfolk, KinfolkBuilder, RelationshipEntry, SearchResult, SkeletonMigration, UserRow,
+};
 pub use settings::{
     Audience, DisplayPatch, EmailDigest, LanguageTag, ListVisibility, NotificationPatch,
     PrivacyPatch, Settings, SettingsPatch, Theme, TimeZoneName,

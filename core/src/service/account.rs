@@ -307,7 +307,12 @@ impl Kinfolk {
                 }
             }
             Ok(Export {
-                usernames: tx.username_claims_of(actor)?,
+                // Skeleton claims are derived from the names: left out.
+                usernames: tx
+                    .username_claims_of(actor)?
+                    .into_iter()
+                    .filter(|c| !crate::user::is_skeleton_key(&c.folded))
+                    .collect(),
                 connected_accounts: tx.connected_accounts_of(actor)?,
                 user,
                 outgoing,

@@ -11,7 +11,9 @@ use crate::feed::Change;
 use crate::follow::{Anchor, Edge, EdgeKind};
 use crate::id::UserId;
 use crate::settings::Settings;
-use crate::user::{AccountStatus, NewUser, User, UsernameClaim};
+use crate::user::{AccountStatus, NewUser, User};
+
+use super::users::claim_new_username;
 
 /// Most rows one import batch takes.
 pub const MAX_IMPORT_BATCH: usize = 50_000;
@@ -23,7 +25,9 @@ impl Kinfolk {
     ///
     /// # Errors
     /// `Validation` (`batch`) for more than 50,000 rows; `UsernameReserved`;
-    /// `UsernameTaken` (also for two rows of the batch differing only in case).
+    /// `UsernameTaken` (also for two rows of the batch differing only in
+    /// case, or sharing a skeleton when
+    /// [`Config::unique_username_skeletons`](crate::Config) is on).
     pub async fn import_users(&self, batch: Vec<NewUser>) -> Result<Vec<UserId>> {
         let span = tracing::info_span!("import_users", rows = batch.len());
         if batch.len() > MAX_IMPORT_BATCH {
@@ -33,24 +37,14 @@ impl Kinfolk {
             self.check_reserved(&nu.username)?;
         }
         let now = self.now()?;
+        let unique_skeletons = self.inner.config.unique_username_skeletons;
         self.wr(move |tx| {
             let mut users = Vec::with_capacity(batch.len());
             for nu in batch {
-                let folded = nu.username.folded();
-                if let Some(claim) = tx.username_claim(&folded)? {
-                    if claim.held_until.is_none_or(|until| until > now) {
-                        return Err(Error::UsernameTaken);
-                    }
-                    tx.delete_username_claim(&folded)?;
-                }
                 let id = UserId::new();
-                // Fails with UsernameTaken on a name an earlier row claimed.
-                tx.insert_username_claim(&UsernameClaim {
-                    folded,
-                    user: id,
-                    username: nu.username.clone(),
-                    held_until: None,
-                })?;
+                // Fails with UsernameTaken on a name (or, by default, a
+                // skeleton) an earlier row claimed.
+                claim_new_username(tx, id, &nu.username, now, unique_skeletons)?;
                 users.push(User {
                     id,
                     username: nu.username,

@@ -28,6 +28,7 @@ mod users;
 pub use follows::RelationshipEntry;
 pub use lists::UserRow;
 pub use search::SearchResult;
+pub use users::SkeletonMigration;
 
 /// The kinfolk service: clone it freely; every clone shares the same store,
 /// clock, configuration and search index.
