@@ -37,6 +37,7 @@ macro_rules! __cases_users {
             social_links_rules,
             update_leaves_absent_fields,
             update_nothing_appends_no_event,
+            profile_update_from_json_typed_errors,
             get_profile_by_id_and_username,
             get_profile_at_prefix_and_case,
             get_profile_own_is_full,
@@ -498,6 +499,54 @@ pub async fn update_nothing_appends_no_event(ctx: Ctx) -> TestResult {
     let same: ProfileUpdate = serde_json::from_str(r#"{"name":"User still"}"#)?;
     ctx.svc.update_profile(u, same).await?;
     assert_eq!(seq(&ctx.svc).await, before);
+    Ok(())
+}
+
+/// Issue 14 item 6: `null` used to mean "unchanged" for name, bio and
+/// username, and errors came back as `serde_json::Error`.
+/// `ProfileUpdate::from_json` names the field in `Validation`, refuses
+/// `null` where a field cannot be cleared (also through serde), and clears
+/// with `null` where it can.
+pub async fn profile_update_from_json_typed_errors(ctx: Ctx) -> TestResult {
+    let a = user(&ctx.svc, "ada").await;
+    let cases: &[(&str, &str)] = &[
+        (r#"{"name":null}"#, "name"),
+        (r#"{"bio":null}"#, "bio"),
+        (r#"{"username":null}"#, "username"),
+        (r#"{"social_links":null}"#, "social_links"),
+        (r#"{"social_links":{"kind":"github"}}"#, "social_links"),
+        (r#"{"name":""}"#, "name"),
+        (r#"{"name":"​"}"#, "name"),
+        (r#"{"name":["Ada"]}"#, "name"),
+        (r#"{"username":"no spaces"}"#, "username"),
+        (r#"{"avatar_url":"https://127.0.0.1/a.png"}"#, "avatar_url"),
+        (r#"{"location":{"city":"Paris"}}"#, "location"),
+        (r#"{"colour":"red"}"#, "update"),
+        (r#"["Ada"]"#, "update"),
+        (r#"{"name":"A","name":"B"}"#, "update"),
+        (r#"nul"#, "update"),
+    ];
+    for (json, field) in cases {
+        match ProfileUpdate::from_json(json) {
+            Err(kinfolk::Error::Validation { field: f, .. }) => assert_eq!(f, *field, "{json}"),
+            other => panic!("{json}: expected validation on `{field}`, got {other:?}"),
+        }
+    }
+    for json in [r#"{"name":null}"#, r#"{"bio":null}"#, r#"{"username":null}"#] {
+        assert!(
+            serde_json::from_str::<ProfileUpdate>(json).is_err(),
+            "serde reads {json} as unchanged"
+        );
+    }
+    let u = ProfileUpdate::from_json(
+        r#"{"name":"Ada L","avatar_url":"https://cdn.example.com/a.png","location":"Paris"}"#,
+    )?;
+    ctx.svc.update_profile(a, u).await?;
+    let u = ProfileUpdate::from_json(r#"{"avatar_url":null,"location":null}"#)?;
+    assert_eq!(u.avatar_url, Some(None));
+    let p = ctx.svc.update_profile(a, u).await?;
+    assert_eq!((p.avatar_url, p.location), (None, None));
+    assert_eq!(p.name.as_str(), "Ada L");
     Ok(())
 }
 

@@ -28,6 +28,7 @@ pub mod text;
 pub mod user;
 
 mod account;
+mod json;
 mod service;
 
 pub use account::Export;
