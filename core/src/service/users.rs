@@ -803,11 +803,16 @@ fn change_username(
         None => tx.insert_username_claim(&new_claim)?,
     }
     if hold > chrono::Duration::zero() {
+        // A hold reaching past the supported time range lasts to its end.
+        let latest = crate::clock::latest();
+        let until = now
+            .checked_add_signed(hold)
+            .map_or(latest, |t| t.min(latest));
         tx.update_username_claim(&UsernameClaim {
             folded: old_folded,
             user: user.id,
             username: user.username.clone(),
-            held_until: Some(now + hold),
+            held_until: Some(until),
         })?;
     } else {
         tx.delete_username_claim(&old_folded)?;
