@@ -289,22 +289,22 @@ pub fn invisible_only() -> Vec<String> {
 /// Invisible characters: default-ignorable code points and format
 /// characters (issue 14 item 5 names the first six).
 const INVISIBLE: &[char] = &[
-    '\u{200B}', // ZERO WIDTH SPACE
-    '\u{3164}', // HANGUL FILLER
-    '\u{FEFF}', // ZERO WIDTH NO-BREAK SPACE
-    '\u{200E}', // LEFT-TO-RIGHT MARK
-    '\u{200D}', // ZERO WIDTH JOINER
-    '\u{00AD}', // SOFT HYPHEN
-    '\u{200F}', // RIGHT-TO-LEFT MARK
-    '\u{200C}', // ZERO WIDTH NON-JOINER
-    '\u{2060}', // WORD JOINER
-    '\u{2061}', // FUNCTION APPLICATION
-    '\u{115F}', // HANGUL CHOSEONG FILLER
-    '\u{1160}', // HANGUL JUNGSEONG FILLER
-    '\u{FFA0}', // HALFWIDTH HANGUL FILLER
-    '\u{180E}', // MONGOLIAN VOWEL SEPARATOR
-    '\u{034F}', // COMBINING GRAPHEME JOINER
-    '\u{FE0F}', // VARIATION SELECTOR-16
+    '\u{200B}',  // ZERO WIDTH SPACE
+    '\u{3164}',  // HANGUL FILLER
+    '\u{FEFF}',  // ZERO WIDTH NO-BREAK SPACE
+    '\u{200E}',  // LEFT-TO-RIGHT MARK
+    '\u{200D}',  // ZERO WIDTH JOINER
+    '\u{00AD}',  // SOFT HYPHEN
+    '\u{200F}',  // RIGHT-TO-LEFT MARK
+    '\u{200C}',  // ZERO WIDTH NON-JOINER
+    '\u{2060}',  // WORD JOINER
+    '\u{2061}',  // FUNCTION APPLICATION
+    '\u{115F}',  // HANGUL CHOSEONG FILLER
+    '\u{1160}',  // HANGUL JUNGSEONG FILLER
+    '\u{FFA0}',  // HALFWIDTH HANGUL FILLER
+    '\u{180E}',  // MONGOLIAN VOWEL SEPARATOR
+    '\u{034F}',  // COMBINING GRAPHEME JOINER
+    '\u{FE0F}',  // VARIATION SELECTOR-16
     '\u{E0001}', // LANGUAGE TAG
     '\u{1D173}', // MUSICAL SYMBOL BEGIN BEAM
 ];

@@ -196,7 +196,8 @@ pub async fn check_invariants(svc: &Kinfolk) -> Result<(), String> {
                     let mut seen = HashSet::new();
                     for e in &out {
                         if !in_range(e.since) || e.until.is_some_and(|t| !in_range(t)) {
-                            problems.push(format!("{}: {kind:?} edge time out of range", u.username));
+                            problems
+                                .push(format!("{}: {kind:?} edge time out of range", u.username));
                         }
                         if kind == EdgeKind::Follow
                             && tx.edge(EdgeKind::Request, e.from, e.to)?.is_some()

@@ -155,9 +155,7 @@ pub async fn import_follows_stops_at_the_following_cap(mut ctx: Ctx) -> TestResu
 /// private P used to leave a follow *and* the request (P's pending count
 /// stayed 1, approving then failed with `conflict`). The import turns the
 /// request into the follow, counters adjusted, with a `FollowApproved` event.
-pub async fn import_follows_over_pending_request_turns_it_into_the_follow(
-    ctx: Ctx,
-) -> TestResult {
+pub async fn import_follows_over_pending_request_turns_it_into_the_follow(ctx: Ctx) -> TestResult {
     let svc = &ctx.svc;
     let u = imported(svc, "imp_", 3).await;
     let (b, p, c) = (u[0], u[1], u[2]);
@@ -197,9 +195,7 @@ pub async fn import_follows_over_pending_request_turns_it_into_the_follow(
 
 /// Issue 14 item 4 for imports: follows plus pending outgoing requests stay
 /// within the cap; a request that becomes the follow keeps its slot.
-pub async fn import_follows_counts_pending_requests_toward_the_cap(
-    mut ctx: Ctx,
-) -> TestResult {
+pub async fn import_follows_counts_pending_requests_toward_the_cap(mut ctx: Ctx) -> TestResult {
     ctx.reconfigure(Config {
         max_following: 2,
         ..Config::default()

@@ -1033,13 +1033,11 @@ impl Side {
             }
             Cmd::ImportPending { actor } => {
                 let a = self.user(actor);
-                let rows: Vec<(UserId, UserId)> = match svc
-                    .follow_requests(a, PageRequest::with_limit(100))
-                    .await
-                {
-                    Ok(p) => p.items.iter().map(|r| (r.user.id, a)).collect(),
-                    Err(_) => Vec::new(),
-                };
+                let rows: Vec<(UserId, UserId)> =
+                    match svc.follow_requests(a, PageRequest::with_limit(100)).await {
+                        Ok(p) => p.items.iter().map(|r| (r.user.id, a)).collect(),
+                        Err(_) => Vec::new(),
+                    };
                 let r = svc.import_follows(rows).await;
                 self.res(r)
             }

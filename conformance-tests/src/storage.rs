@@ -138,7 +138,13 @@ pub async fn store_round_trips_times_at_range_ends(mut ctx: Ctx) -> TestResult {
         .await;
         assert_eq!(u.as_ref(), Some(&user_a), "pass {pass}: user times");
         assert_eq!(edges, written, "pass {pass}: edge times");
-        let at: Vec<_> = feed.iter().rev().take(times.len()).rev().map(|e| e.at).collect();
+        let at: Vec<_> = feed
+            .iter()
+            .rev()
+            .take(times.len())
+            .rev()
+            .map(|e| e.at)
+            .collect();
         assert_eq!(at, times.to_vec(), "pass {pass}: feed times");
         assert_eq!(claim.and_then(|c| c.held_until), Some(latest()));
         check_invariants(&ctx.svc).await?;

@@ -2,8 +2,8 @@
 
 use chrono::Duration;
 use kinfolk::{
-    Bio, Config, DisplayName, Location, NewUser, ProfileUpdate, ProfileView, SafeUrl, SocialLinks, UserId,
-    Username,
+    Bio, Config, DisplayName, Location, NewUser, ProfileUpdate, ProfileView, SafeUrl, SocialLinks,
+    UserId, Username,
 };
 
 use crate::fixtures::{assert_code, follow, seq, settings, user};
@@ -263,11 +263,16 @@ pub async fn display_name_and_location_invisible_characters(ctx: Ctx) -> TestRes
             other => panic!("name {raw:?}: expected validation, got {other:?}"),
         }
         match Location::parse(&raw) {
-            Err(kinfolk::Error::Validation { field: "location", .. }) => {}
+            Err(kinfolk::Error::Validation {
+                field: "location", ..
+            }) => {}
             other => panic!("location {raw:?}: expected validation, got {other:?}"),
         }
         let json = serde_json::to_string(&raw)?;
-        assert!(serde_json::from_str::<DisplayName>(&json).is_err(), "{raw:?}");
+        assert!(
+            serde_json::from_str::<DisplayName>(&json).is_err(),
+            "{raw:?}"
+        );
         assert!(
             NewUser::new("newbie", &raw).is_err(),
             "register with name {raw:?}"
@@ -532,7 +537,11 @@ pub async fn profile_update_from_json_typed_errors(ctx: Ctx) -> TestResult {
             other => panic!("{json}: expected validation on `{field}`, got {other:?}"),
         }
     }
-    for json in [r#"{"name":null}"#, r#"{"bio":null}"#, r#"{"username":null}"#] {
+    for json in [
+        r#"{"name":null}"#,
+        r#"{"bio":null}"#,
+        r#"{"username":null}"#,
+    ] {
         assert!(
             serde_json::from_str::<ProfileUpdate>(json).is_err(),
             "serde reads {json} as unchanged"
@@ -859,9 +868,7 @@ pub async fn username_unique_on_skeleton(ctx: Ctx) -> TestResult {
 
 /// The username hold covers the skeleton; a user moves freely among their
 /// own look-alikes; after the hold, the skeleton is free.
-pub async fn username_skeleton_covered_by_hold_and_own_lookalikes_allowed(
-    ctx: Ctx,
-) -> TestResult {
+pub async fn username_skeleton_covered_by_hold_and_own_lookalikes_allowed(ctx: Ctx) -> TestResult {
     let a = user(&ctx.svc, "alice").await;
     let b = user(&ctx.svc, "bobby").await;
     // Own look-alikes: allowed, and the skeleton stays the user's.
@@ -931,9 +938,7 @@ pub async fn username_skeleton_rule_switched_off_by_config(mut ctx: Ctx) -> Test
 /// a skeleton. Migration (explicit, or implied by the first registration)
 /// gives the skeleton to the earlier user; both names keep working, new
 /// look-alikes are refused.
-pub async fn username_skeleton_migration_keeps_shared_names_working(
-    mut ctx: Ctx,
-) -> TestResult {
+pub async fn username_skeleton_migration_keeps_shared_names_working(mut ctx: Ctx) -> TestResult {
     use kinfolk::user::is_skeleton_key;
     ctx.reconfigure(kinfolk::Config {
         unique_username_skeletons: false,

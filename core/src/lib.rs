@@ -54,7 +54,7 @@ pub use room::{
 };
 pub use search::{SearchIndex, SearchQuery, SearchScope};
 pub use service::{
-    Kinfolk, KinfolkBuilder, RelationshipEntry, SearchResult, SkeletonMigration, UserRow,
+    Kinfolk, KinfolkBuilder, RelationshipEntry, SearchResult, Shared, SkeletonMigration, UserRow,
 };
 pub use settings::{
     Audience, DisplayPatch, EmailDigest, LanguageTag, ListVisibility, NotificationPatch,

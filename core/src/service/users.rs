@@ -139,10 +139,7 @@ fn backfill_skeletons(
             let key = skeleton_key(&c.username);
             match tx.username_claim(&key)? {
                 None => {
-                    tx.insert_username_claim(&UsernameClaim {
-                        folded: key,
-                        ..c
-                    })?;
+                    tx.insert_username_claim(&UsernameClaim { folded: key, ..c })?;
                     done.claims_added += 1;
                 }
                 Some(mine) if mine.user == u.id => {
@@ -154,10 +151,7 @@ fn backfill_skeletons(
                         (Some(a), Some(b)) => b > a,
                     };
                     if longer {
-                        tx.update_username_claim(&UsernameClaim {
-                            folded: key,
-                            ..c
-                        })?;
+                        tx.update_username_claim(&UsernameClaim { folded: key, ..c })?;
                     }
                 }
                 Some(_) => done.names_sharing += 1,
