@@ -521,7 +521,7 @@ pub async fn profile_update_from_json_typed_errors(ctx: Ctx) -> TestResult {
         (r#"{"social_links":null}"#, "social_links"),
         (r#"{"social_links":{"kind":"github"}}"#, "social_links"),
         (r#"{"name":""}"#, "name"),
-        (r#"{"name":"​"}"#, "name"),
+        (r#"{"name":"\u200b"}"#, "name"),
         (r#"{"name":["Ada"]}"#, "name"),
         (r#"{"username":"no spaces"}"#, "username"),
         (r#"{"avatar_url":"https://127.0.0.1/a.png"}"#, "avatar_url"),

@@ -88,7 +88,7 @@ fn is_modifier(c: char) -> bool {
 /// The rule for invisible characters in names (issue 14 item 5): every
 /// [invisible](is_invisible) character is removed, except
 /// - a joiner (U+200C, U+200D) standing between two visible characters
-///   (modifiers in between allowed): `👩‍💻`, Persian `می‌خواهم`;
+///   (modifiers in between allowed): `👩` ZWJ `💻`, Persian `می` ZWNJ `خواهم`;
 /// - a variation selector or tag character right after a visible character
 ///   or a kept joiner or modifier: `❤️`, `🏴󠁧󠁢󠁳󠁣󠁴󠁿`.
 ///
