@@ -130,7 +130,7 @@ pub fn remove_invisible(text: &str) -> Option<String> {
             after_visible = false;
         }
     }
-    Some(out)
+    (out.len() != text.len()).then_some(out)
 }
 
 /// Like [`single_line`] but newlines are allowed (`\r\n` and `\r` become `\n`).
