@@ -13,7 +13,7 @@ use crate::id::UserId;
 use crate::settings::Settings;
 use crate::user::{AccountStatus, NewUser, User};
 
-use super::users::claim_new_username;
+use super::users::{claim_new_username, ensure_skeletons};
 
 /// Most rows one import batch takes.
 pub const MAX_IMPORT_BATCH: usize = 50_000;
@@ -39,6 +39,7 @@ impl Kinfolk {
         let now = self.now()?;
         let unique_skeletons = self.inner.config.unique_username_skeletons;
         self.wr(move |tx| {
+            ensure_skeletons(tx, now)?;
             let mut users = Vec::with_capacity(batch.len());
             for nu in batch {
                 let id = UserId::new();

@@ -164,7 +164,7 @@ fn backfill_skeletons(
 /// Makes sure every name in the store has its skeleton claim before a name
 /// is taken: on a store that predates skeleton claims, backfills them all
 /// in this transaction (once; the marker claim records it).
-fn ensure_skeletons(tx: &mut dyn WriteTx, now: Timestamp) -> Result<()> {
+pub(crate) fn ensure_skeletons(tx: &mut dyn WriteTx, now: Timestamp) -> Result<()> {
     if tx.username_claim(SKELETON_MARKER)?.is_some() {
         return Ok(());
     }
@@ -255,7 +255,8 @@ fn settle_skeleton(tx: &mut dyn WriteTx, user: UserId, key: &str, now: Timestamp
 }
 
 /// Claims a new user's username inside a registration (or import)
-/// transaction: the case-folded name, then its skeleton.
+/// transaction: the case-folded name, then its skeleton. The caller has
+/// called [`ensure_skeletons`] in the transaction.
 pub(crate) fn claim_new_username(
     tx: &mut dyn WriteTx,
     id: UserId,
@@ -263,7 +264,6 @@ pub(crate) fn claim_new_username(
     now: Timestamp,
     unique_skeletons: bool,
 ) -> Result<()> {
-    ensure_skeletons(tx, now)?;
     let folded = username.folded();
     if let Some(claim) = tx.username_claim(&folded)? {
         if in_force(&claim, now) {
@@ -346,6 +346,7 @@ impl Kinfolk {
             let unique_skeletons = self.inner.config.unique_username_skeletons;
             self.wr(move |tx| {
                 let id = UserId::new();
+                ensure_skeletons(tx, now)?;
                 claim_new_username(tx, id, &new_user.username, now, unique_skeletons)?;
                 let user = User {
                     id,
