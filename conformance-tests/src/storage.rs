@@ -40,6 +40,7 @@ macro_rules! __cases_storage {
             store_unique_edge_and_connected_account,
             store_edge_keys_and_edges_into_agree_with_edges,
             store_round_trips_times_at_range_ends,
+            builder_takes_stores_and_clocks_bare_or_in_an_arc,
             race_register_same_name_in_different_cases,
             race_rename_to_same_name,
             race_link_same_connected_account,
@@ -64,6 +65,49 @@ macro_rules! __cases_storage {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/// A store value that forwards to the store under test (a bare value, as
+/// `MemoryStore::new()` is).
+#[derive(Debug)]
+struct Forward(std::sync::Arc<dyn kinfolk::Store>);
+
+#[async_trait::async_trait]
+impl kinfolk::Store for Forward {
+    async fn read(&self, job: kinfolk::store::ReadJob) -> kinfolk::Result<kinfolk::store::Boxed> {
+        self.0.read(job).await
+    }
+    async fn write(&self, job: kinfolk::store::WriteJob) -> kinfolk::Result<kinfolk::store::Boxed> {
+        self.0.write(job).await
+    }
+    async fn await_durable(&self) -> kinfolk::Result<()> {
+        self.0.await_durable().await
+    }
+}
+
+/// Issue 14 item 7: the builder wanted `Arc<dyn Store>` and `Arc<dyn Clock>`
+/// while some constructors return bare values. It now takes a store or
+/// clock as a value, as an `Arc<T>` or as an `Arc<dyn _>`.
+pub async fn builder_takes_stores_and_clocks_bare_or_in_an_arc(ctx: Ctx) -> TestResult {
+    let shared = ctx.svc.store().clone();
+    let clock = kinfolk::ManualClock::starting_at_epoch();
+    let bare = Kinfolk::builder(Forward(shared.clone()))
+        .clock(clock.clone())
+        .build()
+        .await?;
+    let arc_t = Kinfolk::builder(std::sync::Arc::new(Forward(shared.clone())))
+        .clock(std::sync::Arc::new(clock.clone()))
+        .build()
+        .await?;
+    let arc_dyn = Kinfolk::builder(shared)
+        .clock(std::sync::Arc::new(clock) as std::sync::Arc<dyn Clock>)
+        .build()
+        .await?;
+    let a = bare.register(NewUser::new("ada", "Ada")?).await?.id;
+    assert_eq!(arc_t.me(a).await?.username.as_str(), "ada");
+    assert_eq!(arc_dyn.get_profile(None, "ada").await?.id(), a);
+    assert_eq!(ctx.svc.me(a).await?.id, a);
+    Ok(())
+}
 
 /// Issue 14 item 1: every store round-trips every instant of the supported
 /// range ([`kinfolk::clock`]): both ends, the epoch, a leap second and
