@@ -274,6 +274,10 @@ impl Dataset {
         let total = *loc_cum.last().unwrap_or(&1.0);
 
         let mut users = Vec::with_capacity(n);
+        // Usernames are unique on their look-alike skeleton (kinfolk's
+        // default rule): a generated name whose skeleton an earlier one has
+        // (`ana_lima1` and `ana_limai`) gets a `9<k>` tail instead.
+        let mut skeletons = std::collections::HashSet::with_capacity(n);
         for i in 0..n {
             let x = rng.random::<f64>() * total;
             let li = loc_cum.partition_point(|&c| c <= x).min(locs.len() - 1);
@@ -284,8 +288,17 @@ impl Dataset {
             if name.chars().count() > 50 {
                 name = name.chars().take(50).collect::<String>().trim().to_string();
             }
+            let mut username = username_for(i, first, last, loc.code);
+            let mut k = 0u32;
+            while !skeletons.insert(kinfolk::user::skeleton(&username)) {
+                k += 1;
+                let tail = format!("9{k}");
+                let mut head = username_for(i, first, last, loc.code);
+                head.truncate(30 - tail.len());
+                username = head + &tail;
+            }
             users.push(GenUser {
-                username: username_for(i, first, last, loc.code),
+                username,
                 name,
                 locale: loc.code,
             });

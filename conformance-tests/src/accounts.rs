@@ -456,6 +456,77 @@ pub async fn mute_until_now_or_past_refused(ctx: Ctx) -> TestResult {
     Ok(())
 }
 
+/// Issue 14 item 1: a mute until year 10000 used to succeed and leave an
+/// edge SQLite could not decode, after which every read of the pair (and
+/// `delete_account`) failed. Times past the supported range are refused where
+/// they enter; the range's last instant round-trips through every command.
+pub async fn mute_until_far_future_refused_and_range_end_round_trips(ctx: Ctx) -> TestResult {
+    use kinfolk::clock::latest;
+    let svc = &ctx.svc;
+    let a = user(svc, "alice").await;
+    let b = user(svc, "bobby").await;
+    let before = seq(svc).await;
+    for until in [
+        latest() + Duration::nanoseconds(1),
+        latest() + Duration::days(1),
+        chrono::DateTime::<chrono::Utc>::MAX_UTC,
+    ] {
+        match svc.mute(a, b, Some(until)).await {
+            Err(kinfolk::Error::Validation { field: "until", .. }) => {}
+            other => panic!("mute until {until:?}: expected validation on `until`, got {other:?}"),
+        }
+    }
+    assert_eq!(seq(svc).await, before, "a refused mute changed the feed");
+    // The last supported instant is stored and read back exactly, by every
+    // read and command that touches the edge.
+    assert!(svc.mute(a, b, Some(latest())).await?);
+    let r = rel(svc, a, b).await;
+    assert!(r.muting);
+    assert_eq!(r.muted_until, Some(latest()));
+    svc.get_profile(Some(a), &b.to_string()).await?;
+    svc.get_profile(Some(b), &a.to_string()).await?;
+    svc.toggle_follow(a, b, Some(FollowAction::Follow)).await?;
+    let export = svc.export(a).await?;
+    assert!(
+        export
+            .outgoing
+            .iter()
+            .any(|e| e.kind == EdgeKind::Mute && e.until == Some(latest()))
+    );
+    check_invariants(svc).await?;
+    assert!(svc.unmute(a, b).await?);
+    assert!(svc.mute(a, b, Some(latest())).await?);
+    svc.delete_account(a).await?;
+    check_invariants(svc).await?;
+    Ok(())
+}
+
+/// Issue 14 item 1: a clock reading outside the supported range fails the
+/// command with `validation` on `clock` and stores nothing.
+pub async fn clock_outside_time_range_refused(ctx: Ctx) -> TestResult {
+    use kinfolk::clock::latest;
+    let svc = &ctx.svc;
+    let a = user(svc, "alice").await;
+    let b = user(svc, "bobby").await;
+    let start = ctx.clock.now();
+    let before = seq(svc).await;
+    ctx.clock.set(latest() + Duration::seconds(1));
+    match svc.register(NewUser::new("carol", "Carol")?).await {
+        Err(kinfolk::Error::Validation { field: "clock", .. }) => {}
+        other => panic!("expected validation on `clock`, got {other:?}"),
+    }
+    assert_code(svc.toggle_follow(a, b, None).await, "validation");
+    assert_eq!(seq(svc).await, before);
+    // At the last instant of the range everything works.
+    ctx.clock.set(latest());
+    svc.toggle_follow(a, b, None).await?;
+    let me = svc.me(a).await?;
+    assert_eq!(me.stats.following_count, 1);
+    check_invariants(svc).await?;
+    ctx.clock.set(start);
+    Ok(())
+}
+
 pub async fn mute_again_replaces_until(ctx: Ctx) -> TestResult {
     let svc = &ctx.svc;
     let a = user(svc, "alice").await;

@@ -183,6 +183,37 @@ pub async fn racing_registrations_one_name_exactly_one_wins(ctx: Ctx) -> TestRes
     Ok(())
 }
 
+/// Issue 14, look-alikes: 64 racing registrations of `alice`, `al1ce` and
+/// `A_LICE` (one skeleton, three case-folded names) — exactly one wins; the
+/// store's atomic unique check on the skeleton claim decides.
+pub async fn racing_registrations_of_lookalikes_exactly_one_wins(ctx: Ctx) -> TestResult {
+    let spellings = ["alice", "al1ce", "A_LICE"];
+    let mut handles = Vec::new();
+    for i in 0..64usize {
+        let svc = ctx.svc.clone();
+        let name = spellings[i % spellings.len()];
+        handles.push(tokio::spawn(async move {
+            svc.register(NewUser::new(name, "Alice").unwrap()).await
+        }));
+    }
+    let mut wins = Vec::new();
+    let mut taken = 0;
+    for h in handles {
+        match h.await? {
+            Ok(p) => wins.push(p.username.to_string()),
+            Err(e) if e.code() == "username_taken" => taken += 1,
+            Err(e) => return Err(format!("unexpected {e}").into()),
+        }
+    }
+    assert_eq!((wins.len(), taken), (1, 63), "winners: {wins:?}");
+    for name in spellings {
+        let found = ctx.svc.get_profile(None, name).await;
+        assert_eq!(found.is_ok(), name.eq_ignore_ascii_case(&wins[0]), "{name}");
+    }
+    check_invariants(&ctx.svc).await?;
+    Ok(())
+}
+
 /// 32 users rename themselves at once to one name, spelt in 8 cases, while
 /// 32 registrations of it race them: exactly one of the 64 gets the name.
 /// The losers keep their old names (and the failed renames hold nothing).

@@ -248,8 +248,43 @@ pub fn bad_display_names() -> Vec<String> {
     ];
     v.extend(controls(false).into_iter().map(|c| format!("Ann{c}Lee")));
     v.extend(BIDI.iter().map(|c| format!("Ann{c}Lee")));
+    v.extend(invisible_only());
     v
 }
+
+/// Issue 14 item 5: text made only of invisible (default-ignorable or
+/// format) characters, and such characters around spaces — nothing visible.
+pub fn invisible_only() -> Vec<String> {
+    let mut v: Vec<String> = INVISIBLE.iter().map(|c| c.to_string()).collect();
+    v.extend(INVISIBLE.iter().map(|c| format!("{c}{c}{c}")));
+    v.extend(INVISIBLE.iter().map(|c| format!(" {c} \u{200B}")));
+    v.push("\u{0301}".into()); // a lone combining mark
+    v.push("\u{200D}\u{FE0F}".into());
+    v
+}
+
+/// Invisible characters: default-ignorable code points and format
+/// characters (issue 14 item 5 names the first six).
+const INVISIBLE: &[char] = &[
+    '\u{200B}',  // ZERO WIDTH SPACE
+    '\u{3164}',  // HANGUL FILLER
+    '\u{FEFF}',  // ZERO WIDTH NO-BREAK SPACE
+    '\u{200E}',  // LEFT-TO-RIGHT MARK
+    '\u{200D}',  // ZERO WIDTH JOINER
+    '\u{00AD}',  // SOFT HYPHEN
+    '\u{200F}',  // RIGHT-TO-LEFT MARK
+    '\u{200C}',  // ZERO WIDTH NON-JOINER
+    '\u{2060}',  // WORD JOINER
+    '\u{2061}',  // FUNCTION APPLICATION
+    '\u{115F}',  // HANGUL CHOSEONG FILLER
+    '\u{1160}',  // HANGUL JUNGSEONG FILLER
+    '\u{FFA0}',  // HALFWIDTH HANGUL FILLER
+    '\u{180E}',  // MONGOLIAN VOWEL SEPARATOR
+    '\u{034F}',  // COMBINING GRAPHEME JOINER
+    '\u{FE0F}',  // VARIATION SELECTOR-16
+    '\u{E0001}', // LANGUAGE TAG
+    '\u{1D173}', // MUSICAL SYMBOL BEGIN BEAM
+];
 
 /// Bad bios (field `bio`).
 pub fn bad_bios() -> Vec<String> {
@@ -264,6 +299,7 @@ pub fn bad_locations() -> Vec<String> {
     let mut v: Vec<String> = vec!["x".repeat(101), "Paris\nTexas".into()];
     v.extend(["\u{0}", "\u{7}", "\u{1b}", "\u{7f}", "\u{85}"].map(|c| format!("Par{c}is")));
     v.extend(BIDI.iter().map(|c| format!("Par{c}is")));
+    v.extend(invisible_only());
     v
 }
 

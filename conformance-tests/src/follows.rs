@@ -409,6 +409,110 @@ pub async fn cap_applies_to_requests_and_frees_on_unfollow(mut ctx: Ctx) -> Test
     Ok(())
 }
 
+/// Issue 14 item 4: requests used to bypass the cap — a user with one
+/// follow and a cap of 2 could send two requests and end at 3 follows once
+/// both were approved. Follows plus pending outgoing requests now stay
+/// within the cap when a request is sent, so approval never passes it.
+pub async fn cap_counts_pending_outgoing_requests(mut ctx: Ctx) -> TestResult {
+    ctx.reconfigure(Config {
+        max_following: 2,
+        ..Config::default()
+    })
+    .await?;
+    let a = user(&ctx.svc, "asker").await;
+    let b = user(&ctx.svc, "public_b").await;
+    let p = users(&ctx.svc, "private", 2).await;
+    for x in &p {
+        make_private(&ctx.svc, *x).await;
+    }
+    follow(&ctx.svc, a, b).await;
+    let out = ctx.svc.toggle_follow(a, p[0], None).await?;
+    assert!(out.relationship.requested);
+    let before = seq(&ctx.svc).await;
+    assert_code(ctx.svc.toggle_follow(a, p[1], None).await, "limit_exceeded");
+    assert_eq!(seq(&ctx.svc).await, before, "no second request");
+    assert_eq!(counts(&ctx, p[1]).await, (0, 0, 0));
+    // Approving the one request reaches the cap, never passes it.
+    ctx.svc.approve_follow_request(p[0], a).await?;
+    assert_eq!(counts(&ctx, a).await.1, 2);
+    assert_code(ctx.svc.toggle_follow(a, p[1], None).await, "limit_exceeded");
+    // Withdrawing a request frees its slot.
+    ctx.svc
+        .toggle_follow(a, b, Some(FollowAction::Unfollow))
+        .await?;
+    assert!(ctx.svc.toggle_follow(a, p[1], None).await?.changed);
+    assert_code(ctx.svc.toggle_follow(a, b, None).await, "limit_exceeded");
+    ctx.svc
+        .toggle_follow(a, p[1], Some(FollowAction::Unfollow))
+        .await?;
+    assert!(ctx.svc.toggle_follow(a, b, None).await?.changed);
+    check_invariants(&ctx.svc).await?;
+    Ok(())
+}
+
+/// Issue 14 item 2: with a cap of 2, A follows B and C and both
+/// deactivate; unfollowing B used to give `not_found`, so the slots could
+/// never be freed. Unfollow, withdrawing a request and removing a follower
+/// only remove the actor's own edges and now work when the other side is
+/// deactivated; follows of deactivated users keep their slot (documented on
+/// `toggle_follow`) until removed; following a deactivated user stays
+/// `not_found`.
+pub async fn unfollow_cancel_and_remove_work_when_other_side_deactivated(
+    mut ctx: Ctx,
+) -> TestResult {
+    ctx.reconfigure(Config {
+        max_following: 2,
+        ..Config::default()
+    })
+    .await?;
+    let svc = ctx.svc.clone();
+    let a = user(&svc, "anna").await;
+    let b = user(&svc, "bert").await;
+    let c = user(&svc, "carl").await;
+    let d = user(&svc, "dora").await;
+    let p = user(&svc, "pia_private").await;
+    make_private(&svc, p).await;
+    follow(&svc, a, b).await;
+    follow(&svc, a, c).await;
+    svc.deactivate(b).await?;
+    svc.deactivate(c).await?;
+    assert_eq!(counts(&ctx, a).await.1, 2, "the edges are kept");
+    assert_code(svc.toggle_follow(a, d, None).await, "limit_exceeded");
+    // Forced unfollow and a flip both remove the own edge.
+    let out = svc
+        .toggle_follow(a, b, Some(FollowAction::Unfollow))
+        .await?;
+    assert!(out.changed && !out.relationship.following);
+    let out = svc.toggle_follow(a, c, None).await?;
+    assert!(out.changed && !out.relationship.following);
+    assert_eq!(counts(&ctx, a).await.1, 0);
+    // Following a deactivated user is still refused.
+    assert_code(
+        svc.toggle_follow(a, b, Some(FollowAction::Follow)).await,
+        "not_found",
+    );
+    // A pending request to a user who then deactivates can be withdrawn.
+    let out = svc.toggle_follow(a, p, None).await?;
+    assert!(out.relationship.requested);
+    svc.deactivate(p).await?;
+    let out = svc
+        .toggle_follow(a, p, Some(FollowAction::Unfollow))
+        .await?;
+    assert!(out.changed && !out.relationship.requested);
+    // A deactivated follower can be removed.
+    follow(&svc, d, a).await;
+    svc.deactivate(d).await?;
+    assert!(svc.remove_follower(a, d).await?);
+    assert_eq!(counts(&ctx, a).await.0, 0);
+    // Reactivated users find the state their counterpart left.
+    svc.reactivate(b).await?;
+    svc.reactivate(p).await?;
+    assert_eq!(counts(&ctx, b).await.0, 0);
+    assert_eq!(counts(&ctx, p).await.2, 0);
+    check_invariants(&svc).await?;
+    Ok(())
+}
+
 pub async fn mutual_follow_relationship(ctx: Ctx) -> TestResult {
     let a = user(&ctx.svc, "mutual_a").await;
     let b = user(&ctx.svc, "mutual_b").await;

@@ -136,6 +136,72 @@ pub async fn import_follows_stops_at_the_following_cap(mut ctx: Ctx) -> TestResu
     Ok(())
 }
 
+/// Issue 14 item 3: importing `(B, P)` while B has a pending request to
+/// private P used to leave a follow *and* the request (P's pending count
+/// stayed 1, approving then failed with `conflict`). The import turns the
+/// request into the follow, counters adjusted, with a `FollowApproved` event.
+pub async fn import_follows_over_pending_request_turns_it_into_the_follow(ctx: Ctx) -> TestResult {
+    let svc = &ctx.svc;
+    let u = imported(svc, "imp_", 3).await;
+    let (b, p, c) = (u[0], u[1], u[2]);
+    crate::fixtures::make_private(svc, p).await;
+    assert!(svc.toggle_follow(b, p, None).await?.relationship.requested);
+    assert_eq!(svc.me(p).await?.stats.pending_follow_requests, 1);
+    let before = svc.last_change_seq().await?;
+    assert_eq!(svc.import_follows(vec![(b, p), (c, p)]).await?, 2);
+    let me = svc.me(p).await?;
+    assert_eq!(
+        (me.stats.followers_count, me.stats.pending_follow_requests),
+        (2, 0)
+    );
+    let r = svc.relationships(b, &[p]).await?[0].relationship;
+    assert!(r.following && !r.requested);
+    assert_code(svc.approve_follow_request(p, b).await, "not_found");
+    let events = svc.changes_since(before, 10).await?;
+    let kinds: Vec<&Change> = events.iter().map(|e| &e.change).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            &Change::FollowApproved {
+                requester: b,
+                target: p
+            },
+            &Change::Followed {
+                follower: c,
+                followee: p
+            },
+        ]
+    );
+    let requests = read_store(svc, move |tx| tx.edge(EdgeKind::Request, b, p)).await;
+    assert!(requests.is_none());
+    check_invariants(svc).await?;
+    Ok(())
+}
+
+/// Issue 14 item 4 for imports: follows plus pending outgoing requests stay
+/// within the cap; a request that becomes the follow keeps its slot.
+pub async fn import_follows_counts_pending_requests_toward_the_cap(mut ctx: Ctx) -> TestResult {
+    ctx.reconfigure(Config {
+        max_following: 2,
+        ..Config::default()
+    })
+    .await?;
+    let svc = &ctx.svc;
+    let u = imported(svc, "imp_", 4).await;
+    crate::fixtures::make_private(svc, u[1]).await;
+    svc.toggle_follow(u[0], u[1], None).await?;
+    svc.import_follows(vec![(u[0], u[2])]).await?;
+    assert_code(
+        svc.import_follows(vec![(u[0], u[3])]).await,
+        "limit_exceeded",
+    );
+    // The request becoming a follow fits: it already held its slot.
+    assert_eq!(svc.import_follows(vec![(u[0], u[1])]).await?, 1);
+    assert_eq!(svc.me(u[0]).await?.stats.following_count, 2);
+    check_invariants(svc).await?;
+    Ok(())
+}
+
 /// `import_users`: a name taken by an existing user or by an earlier row of
 /// the batch (in another case) refuses the batch; more than 50,000 rows is a
 /// validation error; a refused batch stores nothing.

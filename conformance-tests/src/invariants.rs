@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 
 use kinfolk::{Anchor, Edge, EdgeKind, Kinfolk, ReadTx, RoomRole, UserId};
 
-use crate::fixtures::read_store;
+use kinfolk::clock::in_range;
+use kinfolk::profile::{is_skeleton_key, skeleton_key};
+
 use crate::model::local_invariants;
 
 /// Page size of every walk: small, so that keyset paging is exercised.
@@ -71,7 +73,13 @@ fn walk(
 ///   those found from the targets (the two order indexes agree);
 /// - every list is newest first, page after page;
 /// - every room with a member has a member count equal to its members and
-///   an owner.
+///   an owner;
+/// - every stored time (user, edge, claim hold, membership, room, feed
+///   event) lies in the supported range ([`kinfolk::clock::in_range`]);
+/// - every skeleton claim is backed by a name (current or held) of its user.
+///
+/// A record the store cannot decode makes the read fail: [`check_invariants`]
+/// reports that as a violation ("every stored value decodes").
 ///
 /// # Errors
 /// When the store fails to answer a read.
@@ -117,6 +125,33 @@ pub fn store_problems(tx: &dyn ReadTx) -> kinfolk::Result<Scan> {
                     break;
                 }
             }
+            if !in_range(u.created_at) || !in_range(u.updated_at) {
+                scan.problems
+                    .push(format!("{}: user time out of range", u.id));
+            }
+            for e in out.iter().flatten() {
+                if !in_range(e.since) || e.until.is_some_and(|t| !in_range(t)) {
+                    scan.problems
+                        .push(format!("{}: {:?} edge time out of range", u.id, e.kind));
+                }
+            }
+            let claims = tx.username_claims_of(u.id)?;
+            for c in &claims {
+                if c.held_until.is_some_and(|t| !in_range(t)) {
+                    scan.problems
+                        .push(format!("{}: claim hold out of range", u.id));
+                }
+                if is_skeleton_key(&c.folded)
+                    && !claims.iter().any(|n| {
+                        !is_skeleton_key(&n.folded) && skeleton_key(&n.username) == c.folded
+                    })
+                {
+                    scan.problems.push(format!(
+                        "{}: skeleton claim {} without a name of its user",
+                        u.id, c.folded
+                    ));
+                }
+            }
             let holder = tx.username_claim(&u.username.folded())?;
             local_invariants(
                 u,
@@ -143,6 +178,9 @@ pub fn store_problems(tx: &dyn ReadTx) -> kinfolk::Result<Scan> {
             continue;
         };
         let members = tx.members(r, None, 100_000)?;
+        if members.iter().any(|m| !in_range(m.joined_at)) || !in_range(room.created_at) {
+            scan.problems.push(format!("room {r}: time out of range"));
+        }
         if members.len() as u64 != room.member_count {
             scan.problems.push(format!(
                 "room {r}: member_count {} != {}",
@@ -154,18 +192,29 @@ pub fn store_problems(tx: &dyn ReadTx) -> kinfolk::Result<Scan> {
             scan.problems.push(format!("room {r} has no owner"));
         }
     }
+    let mut after_seq = 0;
+    loop {
+        let events = tx.changes_since(after_seq, 1000)?;
+        for e in &events {
+            if !in_range(e.at) {
+                scan.problems
+                    .push(format!("feed event {} time out of range", e.seq));
+            }
+        }
+        match events.last() {
+            Some(e) if events.len() == 1000 => after_seq = e.seq,
+            _ => break,
+        }
+    }
     Ok(scan)
 }
 
 /// [`store_problems`] on the service's store: `Err` with the first violated
-/// invariant.
-///
-/// # Panics
-/// When the store fails to answer a read.
+/// invariant — also when a stored record does not decode (the read fails),
+/// which is reported as a violation rather than a panic.
 pub async fn check_invariants(svc: &Kinfolk) -> Result<(), String> {
-    read_store(svc, store_problems)
-        .await
-        .problems
-        .first()
-        .map_or(Ok(()), |p| Err(p.clone()))
+    match kinfolk::store::read(svc.store().as_ref(), store_problems).await {
+        Ok(scan) => scan.problems.first().map_or(Ok(()), |p| Err(p.clone())),
+        Err(e) => Err(format!("stored data does not decode: {e}")),
+    }
 }

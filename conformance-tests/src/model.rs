@@ -1,9 +1,13 @@
 //! Model-based property test (RELIABILITY.md §1).
 //!
 //! proptest generates sequences of 20–200 commands (register, profile updates
-//! with username swaps inside the hold, settings with private ↔ public flips,
-//! follows, requests, blocks, timed mutes, deactivation, deletion, rooms,
-//! clock moves, close-and-reopen, and reads) and runs each sequence against
+//! with username swaps inside the hold — the name pool has skeleton
+//! collisions, `bob`/`b0b`, `ada`/`4da`/`a_d_a` —, settings with private ↔
+//! public flips, follows, requests, bulk imports of follows (also over
+//! pending requests), blocks, timed mutes (also until the end of the
+//! supported time range and past it), deactivation, deletion, rooms, clock
+//! moves (also to the last days of the range), close-and-reopen, and reads)
+//! and runs each sequence against
 //! two services: the store under test and the reference model (the memory
 //! store). Each service has its own [`ManualClock`](kinfolk::ManualClock),
 //! moved identically.
@@ -69,8 +73,11 @@ use crate::harness::{Ctx, StoreFactory};
 
 /// Usernames: few, so that names collide (case-insensitively too), renames
 /// swap names between users and holds matter. `adm1n` is reserved.
+/// Skeleton collisions too (issue 14): `b0b` and `bob`, `4da`/`a_d_a` and
+/// `ada`, `Z0E` and `zoe`, `ADA_L` and `ada_l`'s skeleton `adal`.
 const USERNAMES: &[&str] = &[
-    "ada", "Ada", "bob", "jose_a", "zoe", "ADA_L", "emile", "bob_b", "cy1", "adm1n",
+    "ada", "Ada", "bob", "jose_a", "zoe", "ADA_L", "emile", "bob_b", "cy1", "adm1n", "b0b", "4da",
+    "a_d_a", "Z0E",
 ];
 /// Display names, with accents for search.
 const NAMES: &[&str] = &[
@@ -218,9 +225,31 @@ pub enum Cmd {
         target: U,
         hours: Option<u16>,
     },
+    /// A mute until a far-future time near or past the end of the supported
+    /// range (issue 14 item 1); pick 0–1 are in range, 2–3 past it.
+    MuteFar {
+        actor: U,
+        target: U,
+        pick: u8,
+    },
     Unmute {
         actor: U,
         target: U,
+    },
+    /// `import_follows` of up to 3 pairs.
+    ImportFollows {
+        rows: Vec<(U, U)>,
+    },
+    /// `import_follows` of every pending request to the actor (as this side
+    /// lists them): imports over requests (issue 14 item 3).
+    ImportPending {
+        actor: U,
+    },
+    /// When `days < 30` (a quarter of the time, so most sequences keep
+    /// ordinary times), sets both clocks `days` days before the end of the
+    /// supported range (never back): holds and timed mutes reach past it.
+    ClockNearEnd {
+        days: u8,
     },
     Deactivate {
         actor: U,
@@ -332,6 +361,10 @@ impl Cmd {
             Cmd::Unblock { .. } => "unblock",
             Cmd::Mute { .. } => "mute",
             Cmd::Unmute { .. } => "unmute",
+            Cmd::MuteFar { .. } => "mute_far",
+            Cmd::ImportFollows { .. } => "import_follows",
+            Cmd::ImportPending { .. } => "import_pending",
+            Cmd::ClockNearEnd { .. } => "clock_near_end",
             Cmd::Deactivate { .. } => "deactivate",
             Cmd::Reactivate { .. } => "reactivate",
             Cmd::DeleteAccount { .. } => "delete_account",
@@ -522,6 +555,9 @@ pub fn command() -> impl Strategy<Value = Cmd> {
         3 => (u(), u(), opt(0u16..72))
             .prop_map(|(actor, target, hours)| Cmd::Mute { actor, target, hours }),
         2 => (u(), u()).prop_map(|(actor, target)| Cmd::Unmute { actor, target }),
+        1 => (u(), u(), 0u8..4).prop_map(|(actor, target, pick)| Cmd::MuteFar { actor, target, pick }),
+        2 => vec((u(), u()), 1..=3).prop_map(|rows| Cmd::ImportFollows { rows }),
+        2 => u().prop_map(|actor| Cmd::ImportPending { actor }),
         1 => u().prop_map(|actor| Cmd::Deactivate { actor }),
         3 => u().prop_map(|actor| Cmd::Reactivate { actor }),
         1 => u().prop_map(|actor| Cmd::DeleteAccount { actor }),
@@ -553,6 +589,8 @@ pub fn command() -> impl Strategy<Value = Cmd> {
             (1u32..16).prop_map(|d| d * 24 * 60),
         ]
         .prop_map(|minutes| Cmd::Advance { minutes }),
+        // Rare: the rest of the sequence runs near the end of time.
+        1 => (0u8..120).prop_map(|days| Cmd::ClockNearEnd { days }),
         2 => Just(Cmd::Reopen),
     ]
 }
@@ -968,6 +1006,48 @@ impl Side {
                 let r = svc.unmute(self.user(actor), self.user(target)).await;
                 self.res(r)
             }
+            Cmd::MuteFar {
+                actor,
+                target,
+                pick,
+            } => {
+                let latest = kinfolk::clock::latest();
+                let until = match pick {
+                    0 => latest,
+                    1 => latest - Duration::days(400),
+                    2 => latest + Duration::nanoseconds(1),
+                    _ => chrono::DateTime::<chrono::Utc>::MAX_UTC,
+                };
+                let r = svc
+                    .mute(self.user(actor), self.user(target), Some(until))
+                    .await;
+                self.res(r)
+            }
+            Cmd::ImportFollows { ref rows } => {
+                let rows: Vec<(UserId, UserId)> = rows
+                    .iter()
+                    .map(|&(a, b)| (self.user(a), self.user(b)))
+                    .collect();
+                let r = svc.import_follows(rows).await;
+                self.res(r)
+            }
+            Cmd::ImportPending { actor } => {
+                let a = self.user(actor);
+                let rows: Vec<(UserId, UserId)> =
+                    match svc.follow_requests(a, PageRequest::with_limit(100)).await {
+                        Ok(p) => p.items.iter().map(|r| (r.user.id, a)).collect(),
+                        Err(_) => Vec::new(),
+                    };
+                let r = svc.import_follows(rows).await;
+                self.res(r)
+            }
+            Cmd::ClockNearEnd { days } => {
+                let at = kinfolk::clock::latest() - Duration::days(i64::from(days));
+                if days < 30 && at > self.ctx.clock.now() {
+                    self.ctx.clock.set(at);
+                }
+                Value::Null
+            }
             Cmd::Deactivate { actor } => {
                 let r = svc.deactivate(self.user(actor)).await;
                 self.res(r)
@@ -1353,8 +1433,9 @@ fn collect_ids(v: &Value, out: &mut Vec<UserId>) {
 /// one snapshot (the same rules as [`check_invariants`], which scans the
 /// whole store and runs at every sweep): counters equal the edges and
 /// memberships they count, no self edge, no duplicate edge, no follow or
-/// request beside a block in either direction, and the user's current name
-/// is claimed by the user and no one else.
+/// request beside a block in either direction, no follow beside a request
+/// of the same pair, and the user's current name is claimed by the user and
+/// no one else.
 pub(crate) fn local_invariants(
     u: &kinfolk::User,
     out: &[Vec<kinfolk::Edge>],
@@ -1401,6 +1482,18 @@ pub(crate) fn local_invariants(
         for e in &inc[k] {
             if e.kind != *kind || e.to != who {
                 problems.push(format!("{who}: edge {e:?} under the wrong key"));
+            }
+        }
+        if *kind == EdgeKind::Follow {
+            for e in &out[k] {
+                if out[idx(EdgeKind::Request)].iter().any(|r| r.to == e.to) {
+                    problems.push(format!("{who}: follow beside a request to {}", e.to));
+                }
+            }
+            for e in &inc[k] {
+                if inc[idx(EdgeKind::Request)].iter().any(|r| r.from == e.from) {
+                    problems.push(format!("{who}: follow beside a request from {}", e.from));
+                }
             }
         }
         if matches!(kind, EdgeKind::Follow | EdgeKind::Request) {

@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 use kinfolk::search::MatchTier;
 use kinfolk::{Kinfolk, SearchScope, UserId};
 
-use crate::search::{hits, ready};
 use crate::fixtures::user_named;
+use crate::search::{hits, ready};
 use crate::{Ctx, TestResult};
 
 const DATA: &str = include_str!("../data/relevance.txt");

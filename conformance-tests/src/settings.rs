@@ -297,6 +297,85 @@ pub async fn unknown_field_refused_in_display(_ctx: Ctx) -> TestResult {
     Ok(())
 }
 
+/// Issue 14 item 6: a bad settings patch came back from serde as a
+/// `serde_json::Error`; arrays were read positionally
+/// (`{"privacy":[true,false]}`) and `null` as "unchanged".
+/// `SettingsPatch::from_json` answers `Validation` naming the field, refuses
+/// arrays where an object is meant and `null`, and refuses every row of the
+/// corpus's bad patches; a patch it accepts equals serde's reading.
+pub async fn from_json_typed_errors_name_the_field(ctx: Ctx) -> TestResult {
+    let a = user(&ctx.svc, "ada").await;
+    let before = seq(&ctx.svc).await;
+    let cases: &[(&str, &str)] = &[
+        (r#"{"privacy":[true,false]}"#, "privacy"),
+        (r#"{"notifications":[true]}"#, "notifications"),
+        (r#"{"display":["dark"]}"#, "display"),
+        (r#"{"privacy":null}"#, "privacy"),
+        (
+            r#"{"privacy":{"private_account":null}}"#,
+            "privacy.private_account",
+        ),
+        (
+            r#"{"privacy":{"private_account":"yes"}}"#,
+            "privacy.private_account",
+        ),
+        (
+            r#"{"privacy":{"followers_visibility":"friends"}}"#,
+            "privacy.followers_visibility",
+        ),
+        (
+            r#"{"privacy":{"allow_mentions":[]}}"#,
+            "privacy.allow_mentions",
+        ),
+        (r#"{"privacy":{"privat_account":true}}"#, "privacy"),
+        (
+            r#"{"notifications":{"email_digest":"hourly"}}"#,
+            "notifications.email_digest",
+        ),
+        (r#"{"notifications":{"sms":true}}"#, "notifications"),
+        (r#"{"display":{"language":"english"}}"#, "display.language"),
+        (
+            r#"{"display":{"timezone":"Mars/Olympus"}}"#,
+            "display.timezone",
+        ),
+        (r#"{"display":{"theme":null}}"#, "display.theme"),
+        (r#"{"expected_version":"1"}"#, "expected_version"),
+        (r#"{"expected_version":null}"#, "expected_version"),
+        (r#"{"colour":"red"}"#, "patch"),
+        (r#"[{"privacy":{}}]"#, "patch"),
+        (r#"null"#, "patch"),
+        (r#"{"privacy":{"private_account":true}"#, "patch"),
+        (
+            r#"{"privacy":{"private_account":true},"privacy":{"private_account":false}}"#,
+            "patch",
+        ),
+    ];
+    for (json, field) in cases {
+        match SettingsPatch::from_json(json) {
+            Err(kinfolk::Error::Validation { field: f, .. }) => {
+                assert_eq!(f, *field, "{json}")
+            }
+            other => panic!("{json}: expected validation on `{field}`, got {other:?}"),
+        }
+    }
+    for json in crate::corpus::bad_settings_json() {
+        assert_code(SettingsPatch::from_json(&json), "validation");
+    }
+    assert_eq!(seq(&ctx.svc).await, before);
+    for json in [
+        r#"{}"#,
+        r#"{"expected_version":1,"privacy":{"private_account":true}}"#,
+        r#"{"notifications":{"email_digest":"daily"},"display":{"language":"pt-BR","timezone":"Europe/Paris","theme":"dark","compact":true}}"#,
+    ] {
+        let p = SettingsPatch::from_json(json)?;
+        assert_eq!(p, serde_json::from_str::<SettingsPatch>(json)?, "{json}");
+        ctx.svc.edit_settings(a, p).await?;
+    }
+    let me = ctx.svc.me(a).await?;
+    assert_eq!(me.settings.display.theme, Theme::Dark);
+    Ok(())
+}
+
 pub async fn absent_fields_unchanged(ctx: Ctx) -> TestResult {
     let u = user(&ctx.svc, "partial").await;
     edit(

@@ -29,6 +29,137 @@ use crate::{Ctx, TestResult};
 
 // ---------------------------------------------------------------- helpers
 
+/// A store value that forwards to the store under test (a bare value, as
+/// `MemoryStore::new()` is).
+#[derive(Debug)]
+struct Forward(std::sync::Arc<dyn kinfolk::Store>);
+
+#[async_trait::async_trait]
+impl kinfolk::Store for Forward {
+    async fn read(&self, job: kinfolk::store::ReadJob) -> kinfolk::Result<kinfolk::store::Boxed> {
+        self.0.read(job).await
+    }
+    async fn write(&self, job: kinfolk::store::WriteJob) -> kinfolk::Result<kinfolk::store::Boxed> {
+        self.0.write(job).await
+    }
+    async fn await_durable(&self) -> kinfolk::Result<()> {
+        self.0.await_durable().await
+    }
+}
+
+/// Issue 14 item 7: the builder wanted `Arc<dyn Store>` and `Arc<dyn Clock>`
+/// while some constructors return bare values. It now takes a store or
+/// clock as a value, as an `Arc<T>` or as an `Arc<dyn _>`.
+pub async fn builder_takes_stores_and_clocks_bare_or_in_an_arc(ctx: Ctx) -> TestResult {
+    let shared = ctx.svc.store().clone();
+    let clock = kinfolk::ManualClock::starting_at_epoch();
+    let bare = Kinfolk::builder(Forward(shared.clone()))
+        .clock(clock.clone())
+        .build()
+        .await?;
+    let arc_t = Kinfolk::builder(std::sync::Arc::new(Forward(shared.clone())))
+        .clock(std::sync::Arc::new(clock.clone()))
+        .build()
+        .await?;
+    let arc_dyn = Kinfolk::builder(shared)
+        .clock(std::sync::Arc::new(clock) as std::sync::Arc<dyn Clock>)
+        .build()
+        .await?;
+    let a = bare.register(NewUser::new("ada", "Ada")?).await?.id;
+    assert_eq!(arc_t.me(a).await?.username.as_str(), "ada");
+    assert_eq!(arc_dyn.get_profile(None, "ada").await?.id(), a);
+    assert_eq!(ctx.svc.me(a).await?.id, a);
+    Ok(())
+}
+
+/// Issue 14 item 1: every store round-trips every instant of the supported
+/// range ([`kinfolk::clock`]): both ends, the epoch, a leap second and
+/// nanosecond precision, in every kind of stored time (user records, edges'
+/// `since` and `until`, username holds, feed events), also after a reopen.
+pub async fn store_round_trips_times_at_range_ends(mut ctx: Ctx) -> TestResult {
+    use kinfolk::clock::{earliest, latest};
+    let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+        .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+        .map(|t| t.and_utc())
+        .ok_or("leap second")?;
+    let times = [
+        earliest(),
+        earliest() + Duration::nanoseconds(1),
+        chrono::DateTime::UNIX_EPOCH - Duration::nanoseconds(1),
+        chrono::DateTime::UNIX_EPOCH,
+        leap,
+        latest() - Duration::nanoseconds(1),
+        latest(),
+    ];
+    let a = user(&ctx.svc, "alice").await;
+    let mut ids = Vec::new();
+    for i in 0..times.len() {
+        ids.push(user(&ctx.svc, &format!("other{}", (b'a' + i as u8) as char)).await);
+    }
+    let (user_a, written) = {
+        let ids = ids.clone();
+        kinfolk::store::write(ctx.svc.store().as_ref(), move |tx| {
+            let mut u = tx.user(a)?.ok_or(Error::NotFound { what: "user" })?;
+            u.created_at = times[0];
+            u.updated_at = times[times.len() - 1];
+            tx.put_user(&u)?;
+            let mut edges = Vec::new();
+            for (i, (&to, &t)) in ids.iter().zip(times.iter()).enumerate() {
+                let seq = tx.append_change(
+                    t,
+                    Change::Muted {
+                        muter: a,
+                        muted: to,
+                        until: Some(times[times.len() - 1 - i]),
+                    },
+                )?;
+                let e = Edge {
+                    kind: EdgeKind::Mute,
+                    from: a,
+                    to,
+                    since: t,
+                    seq,
+                    until: Some(times[times.len() - 1 - i]),
+                };
+                tx.insert_edge(&e)?;
+                edges.push(e);
+            }
+            let claim = UsernameClaim {
+                folded: "held_name".into(),
+                user: a,
+                username: Username::parse("Held_Name")?,
+                held_until: Some(latest()),
+            };
+            tx.insert_username_claim(&claim)?;
+            Ok((u, edges))
+        })
+        .await?
+    };
+    for pass in 0..2 {
+        let (u, edges, feed, claim) = read_store(&ctx.svc, move |tx| {
+            let mut edges = tx.edges(EdgeKind::Mute, Anchor::From(a), None, 100)?;
+            edges.reverse();
+            let feed = tx.changes_since(0, 10_000)?;
+            Ok((tx.user(a)?, edges, feed, tx.username_claim("held_name")?))
+        })
+        .await;
+        assert_eq!(u.as_ref(), Some(&user_a), "pass {pass}: user times");
+        assert_eq!(edges, written, "pass {pass}: edge times");
+        let at: Vec<_> = feed
+            .iter()
+            .rev()
+            .take(times.len())
+            .rev()
+            .map(|e| e.at)
+            .collect();
+        assert_eq!(at, times.to_vec(), "pass {pass}: feed times");
+        assert_eq!(claim.and_then(|c| c.held_until), Some(latest()));
+        check_invariants(&ctx.svc).await?;
+        ctx.reopen().await?;
+    }
+    Ok(())
+}
+
 /// Serialises `v`, reads it back (from text and from a `Value`), checks
 /// both equal `v`, and returns the JSON value for shape checks.
 #[track_caller]

@@ -2,8 +2,8 @@
 
 use chrono::Duration;
 use kinfolk::{
-    Bio, Config, DisplayName, NewUser, ProfileUpdate, ProfileView, SafeUrl, SocialLinks, UserId,
-    Username,
+    Bio, Config, DisplayName, Location, NewUser, ProfileUpdate, ProfileView, SafeUrl, SocialLinks,
+    UserId, Username,
 };
 
 use crate::fixtures::{assert_code, follow, seq, settings, user};
@@ -186,6 +186,73 @@ pub async fn display_name_control_and_bidi_refused(_ctx: Ctx) -> TestResult {
         assert_code(DisplayName::parse(bad), "validation");
     }
     assert!(DisplayName::parse("مرحبا").is_ok());
+    Ok(())
+}
+
+/// Issue 14 item 5: names and locations made only of invisible characters
+/// (U+200B, U+3164, U+FEFF, U+200E, U+200D, U+00AD, …) used to be accepted,
+/// and U+200F inside a name kept. Invisible characters are removed (joiners
+/// and variation selectors inside emoji and Persian/Indic text kept); text
+/// left with no visible character is refused — through the constructors,
+/// serde and every command, storing nothing.
+pub async fn display_name_and_location_invisible_characters(ctx: Ctx) -> TestResult {
+    let a = user(&ctx.svc, "ada").await;
+    let before = seq(&ctx.svc).await;
+    for raw in crate::corpus::invisible_only() {
+        match DisplayName::parse(&raw) {
+            Err(kinfolk::Error::Validation { field: "name", .. }) => {}
+            other => panic!("name {raw:?}: expected validation, got {other:?}"),
+        }
+        match Location::parse(&raw) {
+            Err(kinfolk::Error::Validation {
+                field: "location", ..
+            }) => {}
+            other => panic!("location {raw:?}: expected validation, got {other:?}"),
+        }
+        let json = serde_json::to_string(&raw)?;
+        assert!(
+            serde_json::from_str::<DisplayName>(&json).is_err(),
+            "{raw:?}"
+        );
+        assert!(
+            NewUser::new("newbie", &raw).is_err(),
+            "register with name {raw:?}"
+        );
+        assert!(
+            serde_json::from_str::<ProfileUpdate>(&format!(r#"{{"location":{json}}}"#)).is_err()
+        );
+    }
+    assert_eq!(seq(&ctx.svc).await, before);
+    for (raw, stored) in [
+        ("Da\u{200F}na", "Dana"),
+        ("\u{200E}Dana\u{200F}", "Dana"),
+        ("Ann\u{00AD}a Lee", "Anna Lee"),
+        ("\u{200B} Zoë \u{FEFF}", "Zoë"),
+        ("Ada\u{3164}", "Ada"),
+        ("👩\u{200D}💻 Dev", "👩\u{200D}💻 Dev"),
+        ("❤\u{FE0F} Ada", "❤\u{FE0F} Ada"),
+        ("می\u{200C}خواهم", "می\u{200C}خواهم"),
+        ("Ada\u{200D}", "Ada"),
+        ("\u{200D}Ada", "Ada"),
+    ] {
+        assert_eq!(DisplayName::parse(raw)?.as_str(), stored, "{raw:?}");
+        assert_eq!(Location::parse(raw)?.as_str(), stored, "{raw:?}");
+    }
+    let p = ctx
+        .svc
+        .update_profile(
+            a,
+            ProfileUpdate {
+                name: Some(DisplayName::parse("Da\u{200F}na")?),
+                location: Some(Some(Location::parse("Pa\u{200B}ris")?)),
+                ..Default::default()
+            },
+        )
+        .await?;
+    assert_eq!(p.name.as_str(), "Dana");
+    assert_eq!(p.location.as_ref().map(|l| l.as_str()), Some("Paris"));
+    // An empty or all-space location still clears.
+    assert_eq!(Location::parse("  ")?.as_str(), "");
     Ok(())
 }
 
@@ -378,6 +445,58 @@ pub async fn update_nothing_appends_no_event(ctx: Ctx) -> TestResult {
     let same: ProfileUpdate = serde_json::from_str(r#"{"name":"User still"}"#)?;
     ctx.svc.update_profile(u, same).await?;
     assert_eq!(seq(&ctx.svc).await, before);
+    Ok(())
+}
+
+/// Issue 14 item 6: `null` used to mean "unchanged" for name, bio and
+/// username, and errors came back as `serde_json::Error`.
+/// `ProfileUpdate::from_json` names the field in `Validation`, refuses
+/// `null` where a field cannot be cleared (also through serde), and clears
+/// with `null` where it can.
+pub async fn profile_update_from_json_typed_errors(ctx: Ctx) -> TestResult {
+    let a = user(&ctx.svc, "ada").await;
+    let cases: &[(&str, &str)] = &[
+        (r#"{"name":null}"#, "name"),
+        (r#"{"bio":null}"#, "bio"),
+        (r#"{"username":null}"#, "username"),
+        (r#"{"social_links":null}"#, "social_links"),
+        (r#"{"social_links":{"kind":"github"}}"#, "social_links"),
+        (r#"{"name":""}"#, "name"),
+        (r#"{"name":"\u200b"}"#, "name"),
+        (r#"{"name":["Ada"]}"#, "name"),
+        (r#"{"username":"no spaces"}"#, "username"),
+        (r#"{"avatar_url":"https://127.0.0.1/a.png"}"#, "avatar_url"),
+        (r#"{"location":{"city":"Paris"}}"#, "location"),
+        (r#"{"colour":"red"}"#, "update"),
+        (r#"["Ada"]"#, "update"),
+        (r#"{"name":"A","name":"B"}"#, "update"),
+        (r#"nul"#, "update"),
+    ];
+    for (json, field) in cases {
+        match ProfileUpdate::from_json(json) {
+            Err(kinfolk::Error::Validation { field: f, .. }) => assert_eq!(f, *field, "{json}"),
+            other => panic!("{json}: expected validation on `{field}`, got {other:?}"),
+        }
+    }
+    for json in [
+        r#"{"name":null}"#,
+        r#"{"bio":null}"#,
+        r#"{"username":null}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<ProfileUpdate>(json).is_err(),
+            "serde reads {json} as unchanged"
+        );
+    }
+    let u = ProfileUpdate::from_json(
+        r#"{"name":"Ada L","avatar_url":"https://cdn.example.com/a.png","location":"Paris"}"#,
+    )?;
+    ctx.svc.update_profile(a, u).await?;
+    let u = ProfileUpdate::from_json(r#"{"avatar_url":null,"location":null}"#)?;
+    assert_eq!(u.avatar_url, Some(None));
+    let p = ctx.svc.update_profile(a, u).await?;
+    assert_eq!((p.avatar_url, p.location), (None, None));
+    assert_eq!(p.name.as_str(), "Ada L");
     Ok(())
 }
 
@@ -651,6 +770,210 @@ pub async fn username_case_only_change(ctx: Ctx) -> TestResult {
     let p = rename(&ctx, a, "LOWER").await?;
     assert_eq!(p.username.as_str(), "LOWER");
     assert_eq!(ctx.svc.get_profile(None, "lower").await?.id(), a);
+    Ok(())
+}
+
+/// Issue 14, look-alikes: `al1ce`, `A_LICE` and `a_l_i_c_e` used to
+/// register while `alice` existed. Usernames are now unique on their
+/// skeleton (the look-alike fold of the reserved check), by default.
+pub async fn username_unique_on_skeleton(ctx: Ctx) -> TestResult {
+    let a = user(&ctx.svc, "alice").await;
+    let b = user(&ctx.svc, "bob_b").await;
+    let before = seq(&ctx.svc).await;
+    for name in ["al1ce", "A_LICE", "a_l_i_c_e", "4lice", "AL1C3", "_alice_"] {
+        assert_code(
+            ctx.svc.register(NewUser::new(name, "X")?).await,
+            "username_taken",
+        );
+        assert_code(rename(&ctx, b, name).await, "username_taken");
+        assert_code(
+            ctx.svc.import_users(vec![NewUser::new(name, "X")?]).await,
+            "username_taken",
+        );
+    }
+    // Two rows of one import batch sharing a skeleton.
+    assert_code(
+        ctx.svc
+            .import_users(vec![NewUser::new("zed", "Z")?, NewUser::new("z3d", "Z")?])
+            .await,
+        "username_taken",
+    );
+    assert_eq!(seq(&ctx.svc).await, before, "refusals store nothing");
+    // Other skeletons are free.
+    user(&ctx.svc, "alicia").await;
+    user(&ctx.svc, "alice2").await;
+    assert_eq!(ctx.svc.get_profile(None, "alice").await?.id(), a);
+    crate::fixtures::check_invariants(&ctx.svc).await?;
+    Ok(())
+}
+
+/// The username hold covers the skeleton; a user moves freely among their
+/// own look-alikes; after the hold, the skeleton is free.
+pub async fn username_skeleton_covered_by_hold_and_own_lookalikes_allowed(ctx: Ctx) -> TestResult {
+    let a = user(&ctx.svc, "alice").await;
+    let b = user(&ctx.svc, "bobby").await;
+    // Own look-alikes: allowed, and the skeleton stays the user's.
+    rename(&ctx, a, "al1ce").await?;
+    rename(&ctx, a, "A_LICE").await?;
+    assert_code(
+        ctx.svc.register(NewUser::new("alice", "X")?).await,
+        "username_taken",
+    );
+    // Moving away: every look-alike is held for the hold period.
+    rename(&ctx, a, "anna").await?;
+    ctx.clock.advance(Duration::days(13));
+    for name in ["alice", "a_lice", "AL1CE", "a_l_i_c_e"] {
+        assert_code(rename(&ctx, b, name).await, "username_taken");
+    }
+    assert_code(
+        ctx.svc.register(NewUser::new("4lice", "X")?).await,
+        "username_taken",
+    );
+    // The owner may take any look-alike back.
+    rename(&ctx, a, "alic3").await?;
+    rename(&ctx, a, "anna").await?;
+    crate::fixtures::check_invariants(&ctx.svc).await?;
+    // After the hold, the skeleton is free for others.
+    ctx.clock.advance(Duration::days(14) + Duration::seconds(1));
+    let c = user(&ctx.svc, "a_lice").await;
+    assert_eq!(ctx.svc.get_profile(None, "a_lice").await?.id(), c);
+    assert_code(rename(&ctx, a, "alice").await, "username_taken");
+    crate::fixtures::check_invariants(&ctx.svc).await?;
+    Ok(())
+}
+
+/// `Config::unique_username_skeletons = false` keeps the older rule; when
+/// turned back on, names registered meanwhile that share a skeleton keep
+/// working and new look-alikes are refused again.
+pub async fn username_skeleton_rule_switched_off_by_config(mut ctx: Ctx) -> TestResult {
+    ctx.reconfigure(kinfolk::Config {
+        unique_username_skeletons: false,
+        ..kinfolk::Config::default()
+    })
+    .await?;
+    let a = user(&ctx.svc, "alice").await;
+    let b = user(&ctx.svc, "al1ce").await;
+    let c = user(&ctx.svc, "A_LICE_").await;
+    // Reserved look-alikes stay refused whatever the switch.
+    assert_code(
+        ctx.svc.register(NewUser::new("adm1n", "X")?).await,
+        "username_reserved",
+    );
+    crate::fixtures::check_invariants(&ctx.svc).await?;
+    ctx.reconfigure(kinfolk::Config::default()).await?;
+    assert_code(
+        ctx.svc.register(NewUser::new("a_lice", "X")?).await,
+        "username_taken",
+    );
+    for (id, name) in [(a, "alice"), (b, "al1ce"), (c, "A_LICE_")] {
+        assert_eq!(ctx.svc.get_profile(None, name).await?.id(), id);
+    }
+    // The sharers may change case or move among the shared skeleton.
+    rename(&ctx, b, "AL1CE").await?;
+    rename(&ctx, c, "a_l_ice").await?;
+    crate::fixtures::check_invariants(&ctx.svc).await?;
+    Ok(())
+}
+
+/// A store written before skeleton claims existed: two names already share
+/// a skeleton. Migration (explicit, or implied by the first registration)
+/// gives the skeleton to the earlier user; both names keep working, new
+/// look-alikes are refused.
+pub async fn username_skeleton_migration_keeps_shared_names_working(mut ctx: Ctx) -> TestResult {
+    use kinfolk::user::is_skeleton_key;
+    ctx.reconfigure(kinfolk::Config {
+        unique_username_skeletons: false,
+        ..kinfolk::Config::default()
+    })
+    .await?;
+    let a = user(&ctx.svc, "alice").await;
+    let b = user(&ctx.svc, "al1ce").await;
+    let c = user(&ctx.svc, "bobby").await;
+    rename(&ctx, c, "bob_b").await?; // "bobby" held: its skeleton too
+    // Make it an old store: no skeleton claims, no marker.
+    kinfolk::store::write(ctx.svc.store().as_ref(), move |tx| {
+        for u in [a, b, c] {
+            for cl in tx.username_claims_of(u)? {
+                if is_skeleton_key(&cl.folded) {
+                    tx.delete_username_claim(&cl.folded)?;
+                }
+            }
+        }
+        tx.delete_username_claim("~")
+    })
+    .await?;
+    ctx.reconfigure(kinfolk::Config::default()).await?;
+    let done = ctx.svc.migrate_username_skeletons().await?;
+    assert_eq!(
+        (done.users, done.claims_added, done.names_sharing),
+        (3, 3, 1),
+        "{done:?}"
+    );
+    assert_eq!(
+        ctx.svc.migrate_username_skeletons().await?,
+        kinfolk::SkeletonMigration::default(),
+        "idempotent"
+    );
+    for (id, name) in [(a, "alice"), (b, "al1ce"), (c, "bob_b"), (c, "bobby")] {
+        assert_eq!(ctx.svc.get_profile(None, name).await?.id(), id, "{name}");
+    }
+    for name in ["a_lice", "4lice", "b0bby", "BOB_B_"] {
+        assert_code(
+            ctx.svc.register(NewUser::new(name, "X")?).await,
+            "username_taken",
+        );
+    }
+    // Both sharers keep working: rename within the skeleton, act, delete.
+    rename(&ctx, b, "Al1ce").await?;
+    rename(&ctx, a, "ALICE").await?;
+    crate::fixtures::follow(&ctx.svc, a, b).await;
+    crate::fixtures::check_invariants(&ctx.svc).await?;
+    ctx.svc.delete_account(b).await?;
+    assert_eq!(ctx.svc.get_profile(None, "alice").await?.id(), a);
+    crate::fixtures::check_invariants(&ctx.svc).await?;
+
+    // The same old state again, now migrated by the first registration.
+    ctx.reconfigure(kinfolk::Config {
+        unique_username_skeletons: false,
+        ..kinfolk::Config::default()
+    })
+    .await?;
+    let d = user(&ctx.svc, "d4ve").await;
+    let e = user(&ctx.svc, "dave").await;
+    kinfolk::store::write(ctx.svc.store().as_ref(), move |tx| {
+        for u in [a, c, d, e] {
+            for cl in tx.username_claims_of(u)? {
+                if is_skeleton_key(&cl.folded) {
+                    tx.delete_username_claim(&cl.folded)?;
+                }
+            }
+        }
+        tx.delete_username_claim("~")
+    })
+    .await?;
+    ctx.reconfigure(kinfolk::Config::default()).await?;
+    assert_code(
+        ctx.svc.register(NewUser::new("D_AVE", "X")?).await,
+        "username_taken",
+    );
+    user(&ctx.svc, "erin").await;
+    assert_code(
+        ctx.svc.register(NewUser::new("a_lice", "X")?).await,
+        "username_taken",
+    );
+    assert_eq!(ctx.svc.get_profile(None, "dave").await?.id(), e);
+    assert_eq!(ctx.svc.get_profile(None, "d4ve").await?.id(), d);
+    crate::fixtures::check_invariants(&ctx.svc).await?;
+    Ok(())
+}
+
+/// Skeleton claims live beside the case-folded ones (`~alice`), but no
+/// lookup ever finds a user by one.
+pub async fn username_lookup_never_finds_a_skeleton_claim(ctx: Ctx) -> TestResult {
+    user(&ctx.svc, "alice").await;
+    for key in ["~alice", "@~alice", "~", "al1ce", "a_lice"] {
+        assert_code(ctx.svc.get_profile(None, key).await, "not_found");
+    }
     Ok(())
 }
 

@@ -18,6 +18,15 @@ pub struct Config {
     /// How often and how patiently a job is run again after the store
     /// reports a [transient](crate::Error::Transient) failure.
     pub retry: Retry,
+    /// Refuse a username whose skeleton (its look-alike fold,
+    /// [`user::skeleton`](crate::profile::skeleton): `al1ce`, `A_LICE` and
+    /// `alice` share one) belongs to, or is held for, another user, with
+    /// [`Error::UsernameTaken`](crate::Error::UsernameTaken). Default `true`;
+    /// `false` keeps the older rule (unique case-insensitively only).
+    /// Skeleton claims are written either way, so turning the rule back on
+    /// needs no migration; see [`Kinfolk::register`](crate::Kinfolk::register)
+    /// for how stores that predate the rule are migrated.
+    pub unique_username_skeletons: bool,
 }
 
 /// The retry policy for jobs that fail with [`Error::Transient`](crate::Error::Transient)
@@ -80,6 +89,7 @@ impl Default for Config {
             max_following: 10_000,
             allow_http_avatars: false,
             retry: Retry::default(),
+            unique_username_skeletons: true,
         }
     }
 }

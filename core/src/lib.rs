@@ -10,6 +10,16 @@
 //! gives [`Error::Unauthenticated`]; a deactivated caller gets
 //! [`Error::Deactivated`] for everything but reading its own profile,
 //! reactivating, exporting and deleting its account.
+//!
+//! Rules worth knowing up front (each stated in full where it lives):
+//! - **Time range**: stored times lie in `0000-01-01T00:00:00Z ..=
+//!   9999-12-31T23:59:59.999999999Z`; a time outside it is refused where it
+//!   enters ([`clock`]).
+//! - **Following cap**: approved follows plus pending outgoing requests stay
+//!   within [`Config::max_following`] ([`Kinfolk::toggle_follow`]).
+//! - **Skeleton rule**: usernames are unique on their look-alike skeleton
+//!   unless [`Config::unique_username_skeletons`] is off
+//!   ([`Kinfolk::register`], [`user::skeleton`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -34,6 +44,8 @@ pub mod profile;
 pub mod rooms;
 pub mod search;
 pub mod settings;
+
+mod json;
 
 mod service;
 mod visibility;
@@ -66,6 +78,7 @@ pub use graph::{Anchor, Edge, EdgeKind, FollowAction, FollowOutcome, Relationshi
 pub use id::{RoomId, UserId};
 pub use lists::UserRow;
 pub use page::{Page, PageRequest};
+pub use profile::SkeletonMigration;
 pub use profile::{
     AccountStatus, Bio, ConnectedAccount, DisplayName, Email, Location, NewUser, OwnProfile,
     ProfileUpdate, ProfileView, PublicProfile, SafeUrl, SocialKind, SocialLink, SocialLinks, User,
@@ -76,7 +89,7 @@ pub use rooms::{
 };
 pub use search::SearchResult;
 pub use search::{SearchIndex, SearchQuery, SearchScope};
-pub use service::{Kinfolk, KinfolkBuilder};
+pub use service::{Kinfolk, KinfolkBuilder, Shared};
 pub use settings::{
     Audience, DisplayPatch, EmailDigest, LanguageTag, ListVisibility, NotificationPatch,
     PrivacyPatch, Settings, SettingsPatch, Theme, TimeZoneName,

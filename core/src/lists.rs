@@ -292,7 +292,7 @@ impl Kinfolk {
         which: Which,
     ) -> Result<Page<UserRow>> {
         let limit = check_limit(page.limit, MAX_LIST_LIMIT)?;
-        let now = self.now();
+        let now = self.now()?;
         self.rd(move |tx| {
             let viewer_user = check_viewer(tx, viewer)?;
             let side = match which {
@@ -345,7 +345,7 @@ impl Kinfolk {
     pub async fn follow_requests(&self, actor: UserId, page: PageRequest) -> Result<Page<UserRow>> {
         let span = tracing::info_span!("follow_requests", actor = %actor);
         let limit = check_limit(page.limit, MAX_LIST_LIMIT)?;
-        let now = self.now();
+        let now = self.now()?;
         self.rd(move |tx| {
             active_actor(tx, actor)?;
             walk(

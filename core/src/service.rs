@@ -12,7 +12,7 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::id::UserId;
-use crate::profile::{User, lookalike_fold};
+use crate::profile::{User, skeleton};
 use crate::search::SearchIndex;
 use crate::store::{self, ReadTx, Store, WriteTx};
 
@@ -56,6 +56,52 @@ impl fmt::Debug for Kinfolk {
     }
 }
 
+/// Something the builder can share: a store, search index or clock given
+/// as a value (`MemoryStore::new()`, `TantivyIndex::open_in_ram()?`,
+/// `ManualClock::starting_at_epoch()`) or as an `Arc` of one
+/// (`kinfolk_sqlite::open(path)?`, an `Arc<dyn Store>`). Implemented for
+/// every `T` implementing the trait (wrapped in a new `Arc`), every `Arc<T>`
+/// and `Arc<dyn Trait>`; hosts never implement it.
+///
+/// ```
+/// # async fn demo() -> kinfolk::Result<()> {
+/// # #[derive(Debug)] struct S;
+/// # #[async_trait::async_trait] impl kinfolk::Store for S {
+/// #   async fn read(&self, _: kinfolk::store::ReadJob) -> kinfolk::Result<kinfolk::store::Boxed> { unimplemented!() }
+/// #   async fn write(&self, _: kinfolk::store::WriteJob) -> kinfolk::Result<kinfolk::store::Boxed> { unimplemented!() } }
+/// use std::sync::Arc;
+/// use kinfolk::{Kinfolk, ManualClock, Store};
+/// let bare = Kinfolk::builder(S).clock(ManualClock::starting_at_epoch()).build().await?;
+/// let shared: Arc<dyn Store> = Arc::new(S);
+/// let again = Kinfolk::builder(shared.clone()).build().await?;
+/// # Ok(()) }
+/// ```
+pub trait Shared<T: ?Sized> {
+    /// The value as a shared handle.
+    fn shared(self) -> Arc<T>;
+}
+
+macro_rules! shared_for {
+    ($($tr:ident),*) => {$(
+        impl<S: $tr + 'static> Shared<dyn $tr> for S {
+            fn shared(self) -> Arc<dyn $tr> {
+                Arc::new(self)
+            }
+        }
+        impl<S: $tr + 'static> Shared<dyn $tr> for Arc<S> {
+            fn shared(self) -> Arc<dyn $tr> {
+                self
+            }
+        }
+        impl Shared<dyn $tr> for Arc<dyn $tr> {
+            fn shared(self) -> Arc<dyn $tr> {
+                self
+            }
+        }
+    )*};
+}
+shared_for!(Store, SearchIndex, Clock);
+
 /// Builds a [`Kinfolk`] service over a store.
 #[derive(Debug)]
 pub struct KinfolkBuilder {
@@ -66,9 +112,10 @@ pub struct KinfolkBuilder {
 }
 
 impl KinfolkBuilder {
-    /// Uses `clock` instead of the system clock (tests use [`ManualClock`](crate::ManualClock)).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+    /// Uses `clock` instead of the system clock (tests use
+    /// [`ManualClock`](crate::ManualClock)); a clock value or an `Arc` of one.
+    pub fn clock(mut self, clock: impl Shared<dyn Clock>) -> Self {
+        self.clock = clock.shared();
         self
     }
     /// Uses `config` instead of [`Config::default`].
@@ -76,9 +123,10 @@ impl KinfolkBuilder {
         self.config = config;
         self
     }
-    /// Enables [`Kinfolk::search_users`] with this index.
-    pub fn search(mut self, index: Arc<dyn SearchIndex>) -> Self {
-        self.search = Some(index);
+    /// Enables [`Kinfolk::search_users`] with this index (an index value or
+    /// an `Arc` of one).
+    pub fn search(mut self, index: impl Shared<dyn SearchIndex>) -> Self {
+        self.search = Some(index.shared());
         self
     }
     /// Builds the service. With a search index, first catches the index up
@@ -90,14 +138,9 @@ impl KinfolkBuilder {
     pub async fn build(self) -> Result<Kinfolk> {
         let mut reserved: Vec<String> = crate::profile::RESERVED_USERNAMES
             .iter()
-            .map(|s| lookalike_fold(s))
+            .map(|s| skeleton(s))
             .collect();
-        reserved.extend(
-            self.config
-                .reserved_usernames
-                .iter()
-                .map(|s| lookalike_fold(s)),
-        );
+        reserved.extend(self.config.reserved_usernames.iter().map(|s| skeleton(s)));
         let svc = Kinfolk {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -116,11 +159,12 @@ impl KinfolkBuilder {
 }
 
 impl Kinfolk {
-    /// Starts building a service over `store`, with the system clock, the
+    /// Starts building a service over `store` (a store value or an `Arc`
+    /// of one, as its constructor returns it), with the system clock, the
     /// default configuration and no search index.
-    pub fn builder(store: Arc<dyn Store>) -> KinfolkBuilder {
+    pub fn builder(store: impl Shared<dyn Store>) -> KinfolkBuilder {
         KinfolkBuilder {
-            store,
+            store: store.shared(),
             clock: Arc::new(SystemClock),
             config: Config::default(),
             search: None,
@@ -137,8 +181,11 @@ impl Kinfolk {
         &self.inner.config
     }
 
-    pub(crate) fn now(&self) -> Timestamp {
-        self.inner.clock.now()
+    /// The clock's reading, checked against the supported time range
+    /// ([`crate::clock`]): a clock outside it fails the command before
+    /// anything is stored.
+    pub(crate) fn now(&self) -> Result<Timestamp> {
+        crate::clock::check_time("clock", self.inner.clock.now())
     }
 
     /// Runs a read job (again after a transient failure, as

@@ -9,10 +9,10 @@
 //! # fn tokio_test() {
 //! # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 //! # rt.block_on(async {
-//! use std::sync::Arc;
 //! use kinfolk::{Kinfolk, NewUser};
-//! let svc = Kinfolk::builder(Arc::new(kinfolk_memory::MemoryStore::new()))
-//!     .search(Arc::new(kinfolk_memory::MemorySearch::new()))
+//! // The builder takes the store and index as their constructors return them.
+//! let svc = Kinfolk::builder(kinfolk_memory::MemoryStore::new())
+//!     .search(kinfolk_memory::MemorySearch::new())
 //!     .build()
 //!     .await?;
 //! let ada = svc.register(NewUser::new("ada", "Ada Lovelace")?).await?;

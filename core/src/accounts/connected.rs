@@ -51,7 +51,7 @@ impl Kinfolk {
             ));
         }
         let handle = text::single_line("handle", handle, 1, 100)?;
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             if let Some(existing) = tx.connected_account(&provider, &external_id)? {
@@ -113,7 +113,7 @@ impl Kinfolk {
         let span = tracing::info_span!("unlink_account", actor = %actor);
         let provider = provider.trim().to_ascii_lowercase();
         let external_id = external_id.trim().to_string();
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             match tx.connected_account(&provider, &external_id)? {

@@ -7,9 +7,10 @@ use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::graph::{Edge, EdgeKind};
+use crate::graph::{Anchor, Edge, EdgeKind};
 use crate::id::UserId;
-use crate::profile::{AccountStatus, NewUser, User, UsernameClaim};
+use crate::profile::service::{claim_new_username, ensure_skeletons};
+use crate::profile::{AccountStatus, NewUser, User};
 use crate::service::Kinfolk;
 use crate::settings::Settings;
 
@@ -23,7 +24,9 @@ impl Kinfolk {
     ///
     /// # Errors
     /// `Validation` (`batch`) for more than 50,000 rows; `UsernameReserved`;
-    /// `UsernameTaken` (also for two rows of the batch differing only in case).
+    /// `UsernameTaken` (also for two rows of the batch differing only in
+    /// case, or sharing a skeleton when
+    /// [`Config::unique_username_skeletons`](crate::Config) is on).
     pub async fn import_users(&self, batch: Vec<NewUser>) -> Result<Vec<UserId>> {
         let span = tracing::info_span!("import_users", rows = batch.len());
         if batch.len() > MAX_IMPORT_BATCH {
@@ -32,25 +35,16 @@ impl Kinfolk {
         for nu in &batch {
             self.check_reserved(&nu.username)?;
         }
-        let now = self.now();
+        let now = self.now()?;
+        let unique_skeletons = self.inner.config.unique_username_skeletons;
         self.wr(move |tx| {
+            ensure_skeletons(tx, now)?;
             let mut users = Vec::with_capacity(batch.len());
             for nu in &batch {
-                let folded = nu.username.folded();
-                if let Some(claim) = tx.username_claim(&folded)? {
-                    if claim.held_until.is_none_or(|until| until > now) {
-                        return Err(Error::UsernameTaken);
-                    }
-                    tx.delete_username_claim(&folded)?;
-                }
                 let id = UserId::new();
-                // Fails with UsernameTaken on a name an earlier row claimed.
-                tx.insert_username_claim(&UsernameClaim {
-                    folded,
-                    user: id,
-                    username: nu.username.clone(),
-                    held_until: None,
-                })?;
+                // Fails with UsernameTaken on a name (or, by default, a
+                // skeleton) an earlier row claimed.
+                claim_new_username(tx, id, &nu.username, now, unique_skeletons)?;
                 users.push(User {
                     id,
                     username: nu.username.clone(),
@@ -85,7 +79,15 @@ impl Kinfolk {
     /// approved also for private accounts (they were approved where they come
     /// from). A follow that exists already (or repeats an earlier row of the
     /// batch) is skipped; returns how many were added. Each added follow
-    /// appends one `Followed` feed event, in batch order.
+    /// appends one `Followed` feed event, in batch order. A pending request
+    /// of the same pair becomes the follow: the request is removed, the
+    /// target's pending count drops, and the event is `FollowApproved` — a
+    /// follow never stands beside a request of its pair.
+    ///
+    /// The following cap counts as in [`Kinfolk::toggle_follow`]: a new
+    /// follow needs the follower's follows plus pending outgoing requests to
+    /// be below [`Config::max_following`](crate::Config); a request that
+    /// becomes a follow keeps the slot it held.
     ///
     /// The batch is checked set-wise (one batch read of the users, one
     /// existence check per edge kind and direction for all rows), then the
@@ -103,7 +105,7 @@ impl Kinfolk {
         if batch.len() > MAX_IMPORT_BATCH {
             return Err(Error::validation("batch", "at most 50,000 rows per batch"));
         }
-        let now = self.now();
+        let now = self.now()?;
         let cap = self.inner.config.max_following;
         self.wr(move |tx| {
             let mut ids: Vec<UserId> = batch.iter().flat_map(|&(a, b)| [a, b]).collect();
@@ -112,10 +114,11 @@ impl Kinfolk {
             let mut users: HashMap<UserId, User> =
                 tx.users(&ids)?.into_iter().map(|u| (u.id, u)).collect();
             let follows = tx.edges_exist(EdgeKind::Follow, &batch)?;
+            let requests = tx.edges_exist(EdgeKind::Request, &batch)?;
             let blocks = tx.edges_exist(EdgeKind::Block, &batch)?;
             let reversed: Vec<(UserId, UserId)> = batch.iter().map(|&(a, b)| (b, a)).collect();
             let blocked_by = tx.edges_exist(EdgeKind::Block, &reversed)?;
-            if [&follows, &blocks, &blocked_by]
+            if [&follows, &requests, &blocks, &blocked_by]
                 .iter()
                 .any(|v| v.len() != batch.len())
             {
@@ -123,9 +126,14 @@ impl Kinfolk {
                     "edges_exist answered another number of rows",
                 ));
             }
+            let scan_limit = usize::try_from(cap).unwrap_or(usize::MAX);
+            // Pending outgoing requests per follower (read when first
+            // needed), for the cap: follows + outgoing requests <= cap.
+            let mut out_requests: HashMap<UserId, u64> = HashMap::new();
             let mut changed: HashSet<UserId> = HashSet::new();
             let mut added: HashSet<(UserId, UserId)> = HashSet::new();
-            let mut rows: Vec<(UserId, UserId)> = Vec::with_capacity(batch.len());
+            // (follower, followee, whether a pending request became the follow)
+            let mut rows: Vec<(UserId, UserId, bool)> = Vec::with_capacity(batch.len());
             for (i, &(from, to)) in batch.iter().enumerate() {
                 if from == to {
                     return Err(Error::CannotFollowSelf);
@@ -141,29 +149,58 @@ impl Kinfolk {
                 if blocks[i] || blocked_by[i] {
                     return Err(Error::Blocked);
                 }
+                let pending = match out_requests.entry(from) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                        tx.edge_keys(EdgeKind::Request, Anchor::From(from), None, scan_limit)?
+                            .len() as u64,
+                    ),
+                };
                 let f = users
                     .get_mut(&from)
                     .ok_or_else(|| Error::corrupt("import cache"))?;
-                if f.counts.following >= cap {
+                if requests[i] {
+                    // The pending request becomes the follow: its cap slot
+                    // passes to the follow, the target's pending count drops.
+                    *pending = pending.saturating_sub(1);
+                } else if f.counts.following.saturating_add(*pending) >= cap {
                     return Err(Error::LimitExceeded {
                         what: "following",
                         limit: cap,
                     });
                 }
                 f.counts.following += 1;
-                users
+                let t = users
                     .get_mut(&to)
-                    .ok_or_else(|| Error::corrupt("import cache"))?
-                    .counts
-                    .followers += 1;
+                    .ok_or_else(|| Error::corrupt("import cache"))?;
+                t.counts.followers += 1;
+                if requests[i] {
+                    t.counts.pending_requests =
+                        t.counts.pending_requests.checked_sub(1).ok_or_else(|| {
+                            Error::corrupt(format!("pending_requests counter of {to} below zero"))
+                        })?;
+                }
                 changed.extend([from, to]);
-                rows.push((from, to));
+                rows.push((from, to, requests[i]));
             }
-            // Every row is good: one event per added follow, in batch order,
+            // Every row is good: one event per added follow, in batch order
+            // (`FollowApproved` where a pending request became the follow),
             // then the edges (carrying their event's seq) in key order.
+            for &(from, to, _) in rows.iter().filter(|r| r.2) {
+                tx.delete_edge(EdgeKind::Request, from, to)?;
+            }
             let changes = rows
                 .iter()
-                .map(|&(follower, followee)| Change::Followed { follower, followee })
+                .map(|&(follower, followee, approved)| {
+                    if approved {
+                        Change::FollowApproved {
+                            requester: follower,
+                            target: followee,
+                        }
+                    } else {
+                        Change::Followed { follower, followee }
+                    }
+                })
                 .collect();
             let seqs = tx.append_changes(now, changes)?;
             if seqs.len() != rows.len() {
@@ -174,7 +211,7 @@ impl Kinfolk {
             let mut edges: Vec<Edge> = rows
                 .iter()
                 .zip(seqs)
-                .map(|(&(from, to), seq)| Edge {
+                .map(|(&(from, to, _), seq)| Edge {
                     kind: EdgeKind::Follow,
                     from,
                     to,

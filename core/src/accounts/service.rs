@@ -35,7 +35,7 @@ impl Kinfolk {
             AccountStatus::Active => tracing::info_span!("reactivate", actor = %actor),
             AccountStatus::Deactivated => tracing::info_span!("deactivate", actor = %actor),
         };
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             let mut user = any_actor(tx, actor)?;
             if user.status == status {
@@ -65,7 +65,7 @@ impl Kinfolk {
     /// `Unauthenticated`.
     pub async fn delete_account(&self, actor: UserId) -> Result<()> {
         let span = tracing::info_span!("delete_account", actor = %actor);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             any_actor(tx, actor)?;
             for e in all_edges(tx, EdgeKind::Follow, Anchor::From(actor))? {
@@ -154,7 +154,12 @@ impl Kinfolk {
                 }
             }
             Ok(Export {
-                usernames: tx.username_claims_of(actor)?,
+                // Skeleton claims are derived from the names: left out.
+                usernames: tx
+                    .username_claims_of(actor)?
+                    .into_iter()
+                    .filter(|c| !crate::profile::is_skeleton_key(&c.folded))
+                    .collect(),
                 connected_accounts: tx.connected_accounts_of(actor)?,
                 user,
                 outgoing,

@@ -21,7 +21,7 @@ impl Kinfolk {
     /// user; `Unauthenticated`, `Deactivated`.
     pub async fn block(&self, actor: UserId, target: UserId) -> Result<bool> {
         let span = tracing::info_span!("block", actor = %actor, target = %target);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             if actor == target {
@@ -59,7 +59,7 @@ impl Kinfolk {
     /// `Unauthenticated`, `Deactivated`.
     pub async fn unblock(&self, actor: UserId, target: UserId) -> Result<bool> {
         let span = tracing::info_span!("unblock", actor = %actor, target = %target);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             if tx.delete_edge(EdgeKind::Block, actor, target)?.is_none() {

@@ -64,6 +64,31 @@ fn dec(v: &mut u64, what: &str, id: UserId) -> Result<()> {
     Ok(())
 }
 
+/// The following cap: approved follows plus pending outgoing requests of
+/// `user` must stay below `cap` for one more to be added. Outgoing requests
+/// have no counter; they are counted with one keyset read of at most
+/// `cap - following` keys (empty for most users).
+///
+/// # Errors
+/// `LimitExceeded` (`following`) when the user is at the cap.
+pub(crate) fn check_following_cap(tx: &dyn ReadTx, user: &User, cap: u64) -> Result<()> {
+    let exceeded = Error::LimitExceeded {
+        what: "following",
+        limit: cap,
+    };
+    let Some(room) = cap.checked_sub(user.counts.following).filter(|r| *r > 0) else {
+        return Err(exceeded);
+    };
+    let limit = usize::try_from(room).unwrap_or(usize::MAX);
+    let requested = tx
+        .edge_keys(EdgeKind::Request, Anchor::From(user.id), None, limit)?
+        .len();
+    if requested >= limit {
+        return Err(exceeded);
+    }
+    Ok(())
+}
+
 /// Adds an approved follow `from → to`, keeping both counters exact.
 pub(crate) fn add_follow(
     tx: &mut dyn WriteTx,

@@ -10,7 +10,7 @@ use crate::graph::{EdgeKind, FollowAction, FollowOutcome, Relationship};
 use crate::id::UserId;
 use crate::service::Kinfolk;
 use crate::service::{active_actor, check_viewer};
-use crate::visibility::{HiddenBy, sees, visible_user};
+use crate::visibility::{HiddenBy, sees};
 
 /// One entry of [`Kinfolk::relationships`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,11 +32,22 @@ impl Kinfolk {
     /// account creates a pending request instead; unfollowing withdraws one.
     /// Returns the new relationship and whether anything changed.
     ///
+    /// Unfollowing (and withdrawing a request) works also when the target
+    /// has deactivated their account: it only removes the actor's own edge.
+    ///
+    /// **Following cap.** Approved follows *plus pending outgoing requests*
+    /// may not pass [`Config::max_following`](crate::Config): a request
+    /// takes a slot when it is sent, so approving it later never takes the
+    /// requester past the cap. Follows of (and requests to) deactivated
+    /// users keep their slot — the edges are kept so that reactivation
+    /// restores everything, and they still count in `following_count` —
+    /// until the actor removes them, which this command allows.
+    ///
     /// # Errors
-    /// `CannotFollowSelf`; `NotFound` for an unknown or deactivated target and
-    /// for a target who blocks the actor (never revealed as a block);
-    /// `Blocked` when the actor blocks the target; `LimitExceeded` at
-    /// [`Config::max_following`](crate::Config); `Unauthenticated`, `Deactivated`.
+    /// `CannotFollowSelf`; `NotFound` for an unknown target, for following a
+    /// deactivated one, and for a target who blocks the actor (never
+    /// revealed as a block); `Blocked` when the actor blocks the target;
+    /// `LimitExceeded` at the cap; `Unauthenticated`, `Deactivated`.
     pub async fn toggle_follow(
         &self,
         actor: UserId,
@@ -44,14 +55,17 @@ impl Kinfolk {
         action: Option<FollowAction>,
     ) -> Result<FollowOutcome> {
         let span = tracing::info_span!("toggle_follow", actor = %actor, target = %target);
-        let now = self.now();
+        let now = self.now()?;
         let cap = self.inner.config.max_following;
         self.wr(move |tx| {
             let me = active_actor(tx, actor)?;
             if actor == target {
                 return Err(Error::CannotFollowSelf);
             }
-            let other = visible_user(tx, Some(actor), target)?;
+            let other = tx.user(target)?.ok_or_else(Error::user_not_found)?;
+            if blocks(tx, target, actor)? {
+                return Err(Error::user_not_found());
+            }
             let following = tx.edge(EdgeKind::Follow, actor, target)?.is_some();
             let requested = tx.edge(EdgeKind::Request, actor, target)?.is_some();
             let follow = match action {
@@ -59,6 +73,11 @@ impl Kinfolk {
                 Some(FollowAction::Unfollow) => false,
                 None => !(following || requested),
             };
+            // A deactivated target cannot be followed, but the actor may
+            // always remove their own edge to it (issue 14 item 2).
+            if follow && !other.is_active() {
+                return Err(Error::user_not_found());
+            }
             let changed = if follow {
                 if following || requested {
                     false
@@ -66,12 +85,7 @@ impl Kinfolk {
                     if blocks(tx, actor, target)? {
                         return Err(Error::Blocked);
                     }
-                    if me.counts.following >= cap {
-                        return Err(Error::LimitExceeded {
-                            what: "following",
-                            limit: cap,
-                        });
-                    }
+                    edges::check_following_cap(tx, &me, cap)?;
                     if other.settings.privacy.private_account {
                         edges::add_request(tx, actor, target, now)?;
                     } else {
@@ -125,7 +139,7 @@ impl Kinfolk {
     /// `NotFound` for an unknown `follower`; `Unauthenticated`, `Deactivated`.
     pub async fn remove_follower(&self, actor: UserId, follower: UserId) -> Result<bool> {
         let span = tracing::info_span!("remove_follower", actor = %actor, target = %follower);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             tx.user(follower)?.ok_or_else(Error::user_not_found)?;
@@ -170,7 +184,7 @@ impl Kinfolk {
     ) -> Result<Relationship> {
         let span =
             tracing::info_span!("approve_follow_request", actor = %actor, target = %requester);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             if !edges::approve_request(tx, requester, actor, now)? {
@@ -196,7 +210,7 @@ impl Kinfolk {
     ) -> Result<Relationship> {
         let span =
             tracing::info_span!("reject_follow_request", actor = %actor, target = %requester);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             if !edges::remove_request(tx, requester, actor)? {
@@ -232,7 +246,7 @@ impl Kinfolk {
             return Err(Error::validation("ids", "at most 100 ids"));
         }
         let ids = ids.to_vec();
-        let now = self.now();
+        let now = self.now()?;
         self.rd(move |tx| {
             check_viewer(tx, Some(viewer))?;
             let others: Vec<UserId> = ids.iter().copied().filter(|id| *id != viewer).collect();

@@ -16,7 +16,9 @@ impl Kinfolk {
     /// relationship; muted users are left out of the actor's discovery search.
     ///
     /// # Errors
-    /// `Validation` for muting oneself or an `until` not in the future;
+    /// `Validation` for muting oneself, an `until` not in the future or
+    /// outside the supported time range (after `9999-12-31T23:59:59.999999999Z`,
+    /// see [`crate::clock`]);
     /// `NotFound` for an unknown user; `Unauthenticated`, `Deactivated`.
     pub async fn mute(
         &self,
@@ -25,7 +27,10 @@ impl Kinfolk {
         until: Option<Timestamp>,
     ) -> Result<bool> {
         let span = tracing::info_span!("mute", actor = %actor, target = %target);
-        let now = self.now();
+        let now = self.now()?;
+        if let Some(u) = until {
+            crate::clock::check_time("until", u)?;
+        }
         if until.is_some_and(|u| u <= now) {
             return Err(Error::validation("until", "must be in the future"));
         }
@@ -69,7 +74,7 @@ impl Kinfolk {
     /// `Unauthenticated`, `Deactivated`.
     pub async fn unmute(&self, actor: UserId, target: UserId) -> Result<bool> {
         let span = tracing::info_span!("unmute", actor = %actor, target = %target);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             let Some(old) = tx.delete_edge(EdgeKind::Mute, actor, target)? else {

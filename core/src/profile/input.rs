@@ -42,18 +42,34 @@ impl NewUser {
 }
 
 /// A partial profile update: a field left out (`None`) stays as it is.
-/// `avatar_url` and `location` take `Some(None)` (JSON `null`) to clear.
+/// `avatar_url` and `location` take `Some(None)` (JSON `null`) to clear;
+/// `null` for any other field is refused. Hosts read client JSON with
+/// [`ProfileUpdate::from_json`], which names the bad field in
+/// [`Error::Validation`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
-    /// New display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New display name (`null` is refused: it cannot be cleared).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
     pub name: Option<DisplayName>,
-    /// New bio (empty clears).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New bio (empty clears; `null` is refused).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
     pub bio: Option<Bio>,
     /// New username; the old one is held for the owner (see [`Config::username_hold`](crate::Config)).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `null` is refused.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
     pub username: Option<Username>,
     /// New avatar; `Some(None)` clears.
     #[serde(
@@ -62,8 +78,12 @@ pub struct ProfileUpdate {
         with = "double_option"
     )]
     pub avatar_url: Option<Option<SafeUrl>>,
-    /// New social links (replaces the list).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New social links (replaces the list; `[]` clears, `null` is refused).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
     pub social_links: Option<SocialLinks>,
     /// New location; `Some(None)` clears.
     #[serde(
@@ -79,6 +99,14 @@ impl ProfileUpdate {
     pub fn is_empty(&self) -> bool {
         self == &Self::default()
     }
+}
+
+/// A field that may be left out (`None`, with `#[serde(default)]`) but not
+/// given as `null`, which would otherwise read as "unchanged".
+fn not_null<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// `Option<Option<T>>` where an absent field is `None` and `null` is `Some(None)`.

@@ -53,6 +53,7 @@ pub use fields::{Bio, DisplayName, Email, Location};
 pub use input::{NewUser, ProfileUpdate};
 pub use links::{SafeUrl, SocialKind, SocialLink, SocialLinks};
 pub use record::{AccountStatus, ConnectedAccount, Counts, User, UsernameClaim};
-pub(crate) use username::lookalike_fold;
+pub use service::SkeletonMigration;
 pub use username::{RESERVED_USERNAMES, Username};
+pub use username::{SKELETON_KEY_PREFIX, is_skeleton_key, skeleton, skeleton_key};
 pub use view::{OwnProfile, OwnStats, ProfileView, PublicProfile, PublicStats, UserSummary};

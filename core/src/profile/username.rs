@@ -111,18 +111,42 @@ impl Username {
         self.0.to_ascii_lowercase()
     }
 
-    /// The look-alike fold used for the reserved-name check: lower-cased,
-    /// `0→o 1→i 3→e 4→a 5→s 7→t`, underscores dropped.
+    /// The name's skeleton: [`skeleton`] of it. Kept under its old name.
     ///
     /// ```
     /// assert_eq!(kinfolk::Username::parse("_Adm1n_").unwrap().lookalike_fold(), "admin");
     /// ```
     pub fn lookalike_fold(&self) -> String {
-        lookalike_fold(&self.0)
+        skeleton(&self.0)
+    }
+
+    /// The name's skeleton ([`skeleton`]): what reserved names are compared
+    /// on, and what usernames are unique on when
+    /// [`Config::unique_username_skeletons`](crate::Config::unique_username_skeletons)
+    /// is on (the default).
+    ///
+    /// ```
+    /// use kinfolk::Username;
+    /// let s = |n: &str| Username::parse(n).unwrap().skeleton();
+    /// assert_eq!(s("alice"), s("al1ce"));
+    /// assert_eq!(s("alice"), s("A_LICE"));
+    /// assert_ne!(s("alice"), s("alicia"));
+    /// ```
+    pub fn skeleton(&self) -> String {
+        skeleton(&self.0)
     }
 }
 
-pub(crate) fn lookalike_fold(s: &str) -> String {
+/// The look-alike fold of a username, its *skeleton*: lower-cased,
+/// `0→o 1→i 3→e 4→a 5→s 7→t`, underscores dropped. Two names with one
+/// skeleton read alike (`alice`, `al1ce`, `A_LICE`). The one place this rule
+/// lives: the reserved-name check and skeleton uniqueness both use it.
+///
+/// ```
+/// assert_eq!(kinfolk::profile::skeleton("_Adm1n_"), "admin");
+/// assert_eq!(kinfolk::profile::skeleton("A_L1C3"), "alice");
+/// ```
+pub fn skeleton(s: &str) -> String {
     s.chars()
         .filter(|c| *c != '_')
         .map(|c| match c.to_ascii_lowercase() {
@@ -135,4 +159,31 @@ pub(crate) fn lookalike_fold(s: &str) -> String {
             other => other,
         })
         .collect()
+}
+
+/// First character of a skeleton claim's key. Case-folded username keys only
+/// hold `a-z 0-9 _`, so a key starting with `~` can never be a username's.
+pub const SKELETON_KEY_PREFIX: char = '~';
+
+/// The key of the [`UsernameClaim`](crate::profile::UsernameClaim) that
+/// reserves `username`'s skeleton: `~` followed by [`skeleton`]. Skeleton
+/// claims live in the same store key space as case-folded claims, so the
+/// store's atomic unique check on that key enforces skeleton uniqueness
+/// exactly as it enforces case-insensitive uniqueness, with no schema change.
+///
+/// ```
+/// let n = kinfolk::Username::parse("Al1ce").unwrap();
+/// assert_eq!(kinfolk::profile::skeleton_key(&n), "~alice");
+/// ```
+pub fn skeleton_key(username: &Username) -> String {
+    let mut key = String::with_capacity(username.0.len() + 1);
+    key.push(SKELETON_KEY_PREFIX);
+    key.push_str(&skeleton(&username.0));
+    key
+}
+
+/// Whether a claim key is a skeleton claim's (see [`skeleton_key`]) rather
+/// than a case-folded name's.
+pub fn is_skeleton_key(key: &str) -> bool {
+    key.starts_with(SKELETON_KEY_PREFIX)
 }

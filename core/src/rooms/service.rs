@@ -131,7 +131,7 @@ impl Kinfolk {
     /// `Unauthenticated`, `Deactivated`. (The name is validated by [`RoomName`](crate::RoomName).)
     pub async fn create_room(&self, actor: UserId, new_room: NewRoom) -> Result<Room> {
         let span = tracing::info_span!("create_room", actor = %actor);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             let mut me = active_actor(tx, actor)?;
             let id = RoomId::new();
@@ -185,7 +185,7 @@ impl Kinfolk {
         user: UserId,
     ) -> Result<Membership> {
         let span = tracing::info_span!("add_member", actor = %actor, target = %user, room = %room);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             let (r, mine) = room_and_role(tx, room, actor)?;
@@ -246,7 +246,7 @@ impl Kinfolk {
         }
         let span =
             tracing::info_span!("remove_member", actor = %actor, target = %user, room = %room);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             let (r, mine) = room_and_role(tx, room, actor)?;
@@ -289,7 +289,7 @@ impl Kinfolk {
         role: RoomRole,
     ) -> Result<Membership> {
         let span = tracing::info_span!("set_role", actor = %actor, target = %user, room = %room);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             let (_r, mine) = room_and_role(tx, room, actor)?;
@@ -343,7 +343,7 @@ impl Kinfolk {
     /// `NotFound` (`room` / `membership`); `Unauthenticated`, `Deactivated`.
     pub async fn leave_room(&self, actor: UserId, room: RoomId) -> Result<()> {
         let span = tracing::info_span!("leave_room", actor = %actor, room = %room);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
             let (r, _mine) = room_and_role(tx, room, actor).map_err(|e| match e {

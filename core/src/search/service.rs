@@ -209,7 +209,7 @@ impl Kinfolk {
                     .map_err(|_| Error::validation("cursor", "malformed cursor"))?,
                 None => 0,
             };
-            let now = self.now();
+            let now = self.now()?;
             let boosts = self.rd(move |tx| prepare(tx, viewer, scope)).await?;
             // The offset comes from the client (a cursor is not signed): a
             // forged one may be near `usize::MAX`, so no arithmetic on it

@@ -294,6 +294,10 @@ pub struct DisplayPatch {
 /// assert_eq!(patch.privacy.unwrap().private_account, Some(true));
 /// assert!(serde_json::from_str::<kinfolk::SettingsPatch>(r#"{"colour":"red"}"#).is_err());
 /// ```
+///
+/// Hosts read client JSON with [`SettingsPatch::from_json`]: it refuses
+/// arrays where an object is meant and `null` values, and names the bad
+/// field in [`Error::Validation`] (`privacy.private_account`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {

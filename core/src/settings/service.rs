@@ -22,7 +22,7 @@ impl Kinfolk {
     /// (Unknown fields are refused when the patch is deserialised.)
     pub async fn edit_settings(&self, actor: UserId, patch: SettingsPatch) -> Result<Settings> {
         let span = tracing::info_span!("edit_settings", actor = %actor);
-        let now = self.now();
+        let now = self.now()?;
         self.wr(move |tx| {
             let mut user = active_actor(tx, actor)?;
             if let Some(expected) = patch.expected_version
