@@ -174,8 +174,8 @@ impl JwtAuthenticator {
     /// [`AuthError`] for a bad signature, an expired or not-yet-valid token,
     /// a wrong audience or issuer, or a `sub` that is not a user id.
     pub fn verify(&self, token: &str) -> Result<UserId, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind as K;
                 AuthError::new(match e.kind() {
                     K::ExpiredSignature => "the token has expired",

@@ -139,15 +139,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
         let q = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(q.as_bytes()));
-        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." || path.is_empty() {
-                "query".to_string()
-            } else {
-                path
-            };
-            Problem::validation(field, e.into_inner().to_string())
-        })
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." || path.is_empty() {
+                    "query".to_string()
+                } else {
+                    path
+                };
+                Problem::validation(field, e.into_inner().to_string())
+            })
     }
 }
 
@@ -169,7 +171,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
 /// A user id from a path or query parameter named `field`.
 pub(crate) fn user_id(raw: &str, field: &str) -> Result<UserId, Problem> {
     if raw.len() != 36 {
-        return Err(Problem::validation(field, "not a user id (a hyphenated UUID)"));
+        return Err(Problem::validation(
+            field,
+            "not a user id (a hyphenated UUID)",
+        ));
     }
     raw.parse::<UserId>()
         .map_err(|_| Problem::validation(field, "not a user id (a hyphenated UUID)"))
@@ -178,7 +183,10 @@ pub(crate) fn user_id(raw: &str, field: &str) -> Result<UserId, Problem> {
 /// A room id from a path or query parameter named `field`.
 pub(crate) fn room_id(raw: &str, field: &str) -> Result<RoomId, Problem> {
     if raw.len() != 36 {
-        return Err(Problem::validation(field, "not a room id (a hyphenated UUID)"));
+        return Err(Problem::validation(
+            field,
+            "not a room id (a hyphenated UUID)",
+        ));
     }
     raw.parse::<RoomId>()
         .map_err(|_| Problem::validation(field, "not a room id (a hyphenated UUID)"))

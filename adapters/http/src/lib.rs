@@ -169,9 +169,9 @@ pub fn router_with(svc: Kinfolk, auth: impl Authenticator, cfg: HttpConfig) -> R
     };
     let gate = Arc::new(Gate {
         auth: Box::new(auth),
-        limiter: cfg.rate_limit.map(|r| {
-            RateLimiter::keyed(Quota::per_minute(r.per_minute).allow_burst(r.burst))
-        }),
+        limiter: cfg
+            .rate_limit
+            .map(|r| RateLimiter::keyed(Quota::per_minute(r.per_minute).allow_burst(r.burst))),
         checks: AtomicU64::new(0),
     });
     let api = api
@@ -188,7 +188,10 @@ pub fn router_with(svc: Kinfolk, auth: impl Authenticator, cfg: HttpConfig) -> R
                 let doc = doc_json.clone();
                 async move {
                     (
-                        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        )],
                         doc.to_string(),
                     )
                 }
@@ -196,7 +199,11 @@ pub fn router_with(svc: Kinfolk, auth: impl Authenticator, cfg: HttpConfig) -> R
         )
         .fallback(|| async { Problem::new(404, "route_not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
-            Problem::new(405, "method_not_allowed", "the route does not take this method")
+            Problem::new(
+                405,
+                "method_not_allowed",
+                "the route does not take this method",
+            )
         });
     if let Some(cors) = cors_layer(&cfg.cors) {
         app = app.layer(cors);
@@ -354,11 +361,7 @@ fn parts() -> Parts {
     let (health, health_doc) = health.split_for_parts();
     doc.merge(health_doc);
     finish(&mut doc);
-    (
-        OpenApiRouter::from(api),
-        OpenApiRouter::from(health),
-        doc,
-    )
+    (OpenApiRouter::from(api), OpenApiRouter::from(health), doc)
 }
 
 /// The OpenAPI 3.1 document the router serves at `/openapi.json`: every
@@ -377,7 +380,12 @@ fn finish(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
-        SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        SecurityScheme::Http(
+            Http::builder()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
     );
     let problem = |desc: &str| -> RefOr<utoipa::openapi::Response> {
         RefOr::T(
@@ -411,16 +419,31 @@ fn finish(doc: &mut OpenApi) {
             };
             if with_body {
                 add("400", "Malformed JSON (`bad_request`)");
-                add("413", "The body is larger than the limit (`payload_too_large`)");
+                add(
+                    "413",
+                    "The body is larger than the limit (`payload_too_large`)",
+                );
                 add("415", "The body is not JSON (`unsupported_media_type`)");
             }
-            add("401", "No caller where one is needed, or a bad token (`unauthenticated`)");
+            add(
+                "401",
+                "No caller where one is needed, or a bad token (`unauthenticated`)",
+            );
             add("403", "Not allowed (`forbidden`, `blocked`, `deactivated`)");
             add("404", "Not found, or hidden from the caller (`not_found`)");
-            add("422", "Invalid input (`validation`, with `field`; also `username_reserved`, `cannot_follow_self`, `limit_exceeded`)");
+            add(
+                "422",
+                "Invalid input (`validation`, with `field`; also `username_reserved`, `cannot_follow_self`, `limit_exceeded`)",
+            );
             add("429", "Rate limited (`rate_limited`; see `Retry-After`)");
-            add("500", "Internal error (`storage`); the detail is generic, the log has the cause");
-            add("503", "Temporarily unavailable (`transient`, `timeout`); retry later");
+            add(
+                "500",
+                "Internal error (`storage`); the detail is generic, the log has the cause",
+            );
+            add(
+                "503",
+                "Temporarily unavailable (`transient`, `timeout`); retry later",
+            );
         }
     }
 }

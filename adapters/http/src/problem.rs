@@ -24,45 +24,47 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 ///
 /// ```
 /// let p = kinfolk_http::Problem::from(kinfolk::Error::UsernameTaken);
-/// assert_eq!((p.status, p.code.as_str()), (409, "username_taken"));
+/// assert_eq!((p.status, p.code), (409, "username_taken"));
 /// ```
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
-    /// A URI naming the problem type (`urn:kinfolk:problem:<code>`).
-    #[serde(rename = "type")]
-    pub type_uri: String,
-    /// A short summary of the problem type.
-    pub title: String,
     /// The HTTP status code.
     pub status: u16,
+    /// The stable machine-readable code.
+    pub code: &'static str,
     /// What went wrong, for a person.
     pub detail: String,
-    /// The stable machine-readable code.
-    pub code: String,
     /// For validation errors: the field, as named in the JSON shape.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The request id (also in the `x-request-id` response header).
     pub request_id: String,
     /// For `rate_limited`: seconds until a retry may succeed (also `Retry-After`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+}
+
+/// The wire form: `type` and `title` derive from `code` and `status`.
+#[derive(Serialize)]
+struct Wire<'a> {
+    #[serde(rename = "type")]
+    type_uri: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
 }
 
 impl Problem {
     /// A problem with the given status, code and detail.
-    pub fn new(status: u16, code: &str, detail: impl Into<String>) -> Self {
-        let title = StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("Error")
-            .to_string();
+    pub fn new(status: u16, code: &'static str, detail: impl Into<String>) -> Self {
         Problem {
-            type_uri: format!("urn:kinfolk:problem:{code}"),
-            title,
             status,
+            code,
             detail: detail.into(),
-            code: code.to_string(),
             field: None,
             request_id: request_id::current(),
             retry_after: None,
@@ -79,6 +81,25 @@ impl Problem {
     /// `401 unauthenticated`: a write route called without a caller.
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
         Problem::new(401, "unauthenticated", detail)
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> Vec<u8> {
+        let title = StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error");
+        serde_json::to_vec(&Wire {
+            type_uri: format!("urn:kinfolk:problem:{}", self.code),
+            title,
+            status: self.status,
+            detail: &self.detail,
+            code: self.code,
+            field: self.field.as_deref(),
+            request_id: &self.request_id,
+            retry_after: self.retry_after,
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -108,7 +129,7 @@ impl From<kinfolk::Error> for Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let body = self.to_json();
         let mut res = (status, body).into_response();
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

@@ -295,10 +295,7 @@ fn scope_of(p: &SearchParams) -> Result<SearchScope, Problem> {
     let needs_room = matches!(scope, ScopeName::RoomInvite);
     let needs_of = matches!(scope, ScopeName::Following | ScopeName::Followers);
     if p.room.is_some() && !needs_room {
-        return Err(Problem::validation(
-            "room",
-            "only for scope=room_invite",
-        ));
+        return Err(Problem::validation("room", "only for scope=room_invite"));
     }
     if p.of.is_some() && !needs_of {
         return Err(Problem::validation(
@@ -785,7 +782,9 @@ pub async fn set_role(
     Json(body): Json<RoleBody>,
 ) -> ApiResult<Response> {
     let (room, user) = (room_id(&room, "room")?, user_id(&user, "user")?);
-    Ok(json(&s.svc.set_role(me, room, user, role_of(body.role)).await?))
+    Ok(json(
+        &s.svc.set_role(me, room, user, role_of(body.role)).await?,
+    ))
 }
 
 /// Remove a member of a lower role (owners, admins, moderators); removing

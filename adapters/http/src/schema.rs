@@ -12,8 +12,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-
-
 // ------------------------------------------------------------------ enums
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
