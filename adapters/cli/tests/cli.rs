@@ -26,7 +26,8 @@ fn run(c: &mut Command) -> String {
 }
 
 /// Starts `serve` on port 0 and returns the child and its base URL (read
-/// from the "listening on" log line).
+/// from the "listening on" log line). The caller reaps the child (`wait_exit`).
+#[allow(clippy::zombie_processes)]
 fn serve(db: &Path, extra: &[&str]) -> (Child, String) {
     let mut child = kinfolk(db)
         .args(["serve", "--listen", "127.0.0.1:0"])
