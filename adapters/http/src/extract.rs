@@ -64,16 +64,57 @@ fn json_problem(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
     }
 }
 
+/// A request body type: a JSON object, some of whose members must be
+/// objects too.
+///
+/// serde fills a struct from a JSON array as well (`[null, null]` is a valid
+/// `SettingsPatch` to serde); the API's schema says object, so every place a
+/// struct sits is listed here and checked before deserialising.
+pub(crate) trait JsonBody: DeserializeOwned {
+    /// Members that must be objects when present and not null: top-level
+    /// names, or `name/*` for the items of an array member.
+    const OBJECTS: &'static [&'static str] = &[];
+}
+
+impl JsonBody for kinfolk::SettingsPatch {
+    const OBJECTS: &'static [&'static str] = &["notifications", "privacy", "display"];
+}
+impl JsonBody for kinfolk::ProfileUpdate {
+    const OBJECTS: &'static [&'static str] = &["social_links/*"];
+}
+impl JsonBody for kinfolk::NewRoom {}
+
+fn not_object(field: &str) -> Problem {
+    Problem::validation(field, "must be a JSON object")
+}
+
 /// Parses a JSON body into `T` (the one place request bodies are parsed).
-pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(json_problem)?;
-    de.end().map_err(|e| {
+pub(crate) fn parse_json<T: JsonBody>(bytes: &[u8]) -> Result<T, Problem> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         let mut p = Problem::new(400, "bad_request", format!("malformed JSON: {e}"));
         p.field = Some("body".to_string());
         p
     })?;
-    Ok(value)
+    let Some(obj) = value.as_object() else {
+        return Err(not_object("body"));
+    };
+    for path in T::OBJECTS {
+        let (name, items) = match path.strip_suffix("/*") {
+            Some(name) => (name, true),
+            None => (*path, false),
+        };
+        match obj.get(name) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Array(list)) if items => {
+                if let Some(i) = list.iter().position(|v| !v.is_object()) {
+                    return Err(not_object(&format!("{name}[{i}]")));
+                }
+            }
+            Some(v) if !items && !v.is_object() => return Err(not_object(name)),
+            Some(_) => {}
+        }
+    }
+    serde_path_to_error::deserialize(value).map_err(json_problem)
 }
 
 async fn body_bytes<S: Send + Sync>(req: Request, s: &S) -> Result<Bytes, Problem> {
@@ -101,7 +142,7 @@ async fn body_bytes<S: Send + Sync>(req: Request, s: &S) -> Result<Bytes, Proble
 #[derive(Debug)]
 pub struct Json<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+impl<S: Send + Sync, T: JsonBody> FromRequest<S> for Json<T> {
     type Rejection = Problem;
     async fn from_request(req: Request, s: &S) -> Result<Self, Problem> {
         let bytes = body_bytes(req, s).await?;
@@ -118,7 +159,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 #[derive(Debug)]
 pub struct OptJson<T>(pub Option<T>);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptJson<T> {
+impl<S: Send + Sync, T: JsonBody> FromRequest<S> for OptJson<T> {
     type Rejection = Problem;
     async fn from_request(req: Request, s: &S) -> Result<Self, Problem> {
         let bytes = body_bytes(req, s).await?;

@@ -161,7 +161,7 @@ pub fn router(svc: Kinfolk, auth: impl Authenticator) -> Router {
 /// The router with the given limits and options (see [`router`]).
 pub fn router_with(svc: Kinfolk, auth: impl Authenticator, cfg: HttpConfig) -> Router {
     let (api, health, doc) = parts();
-    let doc_json: Arc<str> = doc.to_json().unwrap_or_else(|_| "{}".to_string()).into();
+    let doc_json: Arc<str> = serde_json::to_string(&to_value(&doc)).unwrap_or_default().into();
     let cfg = Arc::new(cfg);
     let state = AppState {
         svc,
@@ -369,10 +369,51 @@ fn parts() -> Parts {
 ///
 /// ```
 /// let doc = kinfolk_http::openapi();
-/// assert!(doc.paths.paths.contains_key("/v1/me"));
+/// assert_eq!(doc["openapi"], "3.1.0");
+/// assert!(doc["paths"]["/v1/me"]["get"].is_object());
 /// ```
-pub fn openapi() -> OpenApi {
-    parts().2
+pub fn openapi() -> serde_json::Value {
+    to_value(&parts().2)
+}
+
+/// The document as JSON. utoipa 5 writes a link's `operationId` and
+/// `requestBody` in snake case; OpenAPI spells them in camel case, so they
+/// are renamed here (inside `links` objects only).
+fn to_value(doc: &OpenApi) -> serde_json::Value {
+    fn fix(v: &mut serde_json::Value, in_links: bool) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if in_links {
+                    for link in map.values_mut() {
+                        if let serde_json::Value::Object(l) = link {
+                            for (from, to) in [
+                                ("operation_id", "operationId"),
+                                ("operation_ref", "operationRef"),
+                                ("request_body", "requestBody"),
+                            ] {
+                                if let Some(x) = l.remove(from) {
+                                    l.insert(to.to_string(), x);
+                                }
+                            }
+                        }
+                    }
+                    return;
+                }
+                for (k, child) in map.iter_mut() {
+                    fix(child, k == "links");
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for child in items {
+                    fix(child, false);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(doc).unwrap_or_default();
+    fix(&mut v, false);
+    v
 }
 
 /// Adds the bearer scheme and the error responses every route can give.

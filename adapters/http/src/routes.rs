@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::extract::{Actor, Caller, Json, OptJson, PathParams, Query, room_id, user_id};
+use crate::extract::{
+    Actor, Caller, Json, JsonBody, OptJson, PathParams, Query, room_id, user_id,
+};
 use crate::problem::{ApiResult, Problem};
 use crate::schema;
 
@@ -149,6 +151,14 @@ pub async fn edit_settings(
     headers: HeaderMap,
     Json(mut patch): Json<SettingsPatch>,
 ) -> ApiResult<Response> {
+    // The document says int64 (what JSON clients can hold); a version past
+    // it cannot exist, and refusing it keeps the server and the schema equal.
+    if patch.expected_version.is_some_and(|v| v > i64::MAX as u64) {
+        return Err(Problem::validation(
+            "expected_version",
+            "must be at most 2^63 - 1",
+        ));
+    }
     let guarded = if_match(&headers)?;
     if let Some(v) = guarded {
         if patch.expected_version.is_some_and(|b| b != v) {
@@ -359,6 +369,8 @@ pub struct FollowBody {
     pub action: Option<schema::FollowAction>,
 }
 
+impl JsonBody for FollowBody {}
+
 /// Follow or unfollow a user (the seed's "Toggle follow/unfollow"). Without
 /// an action it flips the state; `follow` / `unfollow` force it and are
 /// idempotent. Following a private account sends a request instead.
@@ -452,6 +464,8 @@ pub struct IdsBody {
     #[schema(max_items = 100)]
     pub ids: Vec<uuid::Uuid>,
 }
+
+impl JsonBody for IdsBody {}
 
 /// The caller's relationships to up to 100 users, in one call.
 #[derive(Debug, Serialize, ToSchema)]
@@ -620,6 +634,8 @@ pub struct MuteBody {
     pub until: Option<Timestamp>,
 }
 
+impl JsonBody for MuteBody {}
+
 /// Mute a user, optionally until a time.
 #[utoipa::path(put, path = "/v1/users/{id}/mute", tag = "account", operation_id = "mute",
     security(("bearer" = [])),
@@ -769,6 +785,8 @@ pub struct RoleBody {
     pub role: schema::RoomRole,
 }
 
+impl JsonBody for RoleBody {}
+
 /// Change a member's role (owners and admins, never above their own).
 #[utoipa::path(patch, path = "/v1/rooms/{room}/members/{user}", tag = "rooms", operation_id = "set_role",
     security(("bearer" = [])),
@@ -860,6 +878,9 @@ pub async fn changes(
         }));
     }
     let after = p.after.unwrap_or(0);
+    if after > i64::MAX as u64 {
+        return Err(Problem::validation("after", "must be at most 2^63 - 1"));
+    }
     let limit = p.limit.unwrap_or(100) as usize;
     let items = s.svc.changes_since(after, limit).await?;
     let next_after = items.last().map_or(after, |e| e.seq);

@@ -189,6 +189,25 @@ async fn health_ready_and_openapi() {
     ] {
         assert!(paths.contains_key(p), "{p} documented");
     }
+    // Every link names an operation that exists (the stateful phase follows them).
+    let ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let mut links = 0;
+    for item in paths.values() {
+        for op in item.as_object().unwrap().values() {
+            for resp in op["responses"].as_object().unwrap().values() {
+                for link in resp["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                    let target = link["operationId"].as_str().unwrap();
+                    assert!(ids.contains(&target), "link to {target}");
+                    links += 1;
+                }
+            }
+        }
+    }
+    assert!(links >= 10, "{links} links");
     // Every operation documents its error responses as problem+json.
     for (p, item) in paths {
         for (m, op) in item.as_object().unwrap() {
@@ -485,10 +504,30 @@ async fn bad_bodies_are_4xx_problems_and_change_nothing() {
             .await;
         r.problem(422, "validation");
         // Wrong top-level type.
-        s.send(send_raw(path, j, b"[1,2]".to_vec()))
-            .await
-            .problem(422, "validation");
+        for body in ["[1,2]", "[null, null]", "null", "\"x\"", "7"] {
+            let r = s.send(send_raw(path, j, body.as_bytes().to_vec())).await;
+            assert_eq!(r.problem(422, "validation")["field"], "body", "{body}");
+        }
     }
+    // serde would fill a struct from an array; the API refuses it.
+    let r = s
+        .call(
+            Method::PATCH,
+            "/v1/me/settings",
+            Some(ada),
+            Some(json!({"privacy": [null, null]})),
+        )
+        .await;
+    assert_eq!(r.problem(422, "validation")["field"], "privacy");
+    let r = s
+        .call(
+            Method::PATCH,
+            "/v1/me/profile",
+            Some(ada),
+            Some(json!({"social_links": [["github", "https://github.com/ada"]]})),
+        )
+        .await;
+    assert_eq!(r.problem(422, "validation")["field"], "social_links[0]");
     // Wrong types name the field.
     let r = s
         .call(
