@@ -161,7 +161,9 @@ pub fn router(svc: Kinfolk, auth: impl Authenticator) -> Router {
 /// The router with the given limits and options (see [`router`]).
 pub fn router_with(svc: Kinfolk, auth: impl Authenticator, cfg: HttpConfig) -> Router {
     let (api, health, doc) = parts();
-    let doc_json: Arc<str> = serde_json::to_string(&to_value(&doc)).unwrap_or_default().into();
+    let doc_json: Arc<str> = serde_json::to_string(&to_value(&doc))
+        .unwrap_or_default()
+        .into();
     let cfg = Arc::new(cfg);
     let state = AppState {
         svc,

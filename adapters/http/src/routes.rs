@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::extract::{
-    Actor, Caller, Json, JsonBody, OptJson, PathParams, Query, room_id, user_id,
-};
+use crate::extract::{Actor, Caller, Json, JsonBody, OptJson, PathParams, Query, room_id, user_id};
 use crate::problem::{ApiResult, Problem};
 use crate::schema;
 

@@ -199,7 +199,11 @@ async fn health_ready_and_openapi() {
     for item in paths.values() {
         for op in item.as_object().unwrap().values() {
             for resp in op["responses"].as_object().unwrap().values() {
-                for link in resp["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                for link in resp["links"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|l| l.values())
+                {
                     let target = link["operationId"].as_str().unwrap();
                     assert!(ids.contains(&target), "link to {target}");
                     links += 1;
