@@ -57,8 +57,8 @@ measure() { # name port path [script]
 import re, sys
 t = open(sys.argv[1]).read()
 def us(s):
-    v, u = float(re.match(r"([\d.]+)", s).group(1)), re.search(r"(us|ms|s)$", s).group(1)
-    return v * {"us": 1, "ms": 1e3, "s": 1e6}[u]
+    v, u = float(re.match(r"([\d.]+)", s).group(1)), re.search(r"(us|ms|s|m)$", s).group(1)
+    return v * {"us": 1, "ms": 1e3, "s": 1e6, "m": 6e7}[u]
 avg = us(re.search(r"Latency\s+(\S+)", t).group(1))
 p50 = us(re.search(r"50%\s+(\S+)", t).group(1))
 p99 = us(re.search(r"99%\s+(\S+)", t).group(1))

@@ -182,7 +182,10 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
-        eprintln!("baseline listening on http://{}", listener.local_addr().unwrap());
+        eprintln!(
+            "baseline listening on http://{}",
+            listener.local_addr().unwrap()
+        );
         axum::serve(listener, app).await.unwrap();
     });
 }
@@ -201,7 +204,9 @@ fn sample(db: &std::path::Path) {
         )
         .unwrap();
     let rec: String = conn
-        .query_row("SELECT record FROM users WHERE id = ?1", [&owner], |r| r.get(0))
+        .query_row("SELECT record FROM users WHERE id = ?1", [&owner], |r| {
+            r.get(0)
+        })
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&rec).unwrap();
     let viewer: Vec<u8> = conn
