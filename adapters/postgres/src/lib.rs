@@ -102,6 +102,21 @@ impl FeedOrder {
     }
 }
 
+static ROUND_TRIPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts one request/answer exchange with the server.
+pub(crate) fn round_trip() {
+    ROUND_TRIPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many round trips to the server every store of this process has made
+/// (statements, `BEGIN`/`COMMIT` batches, prepares; not connects). For the
+/// round-trip count in BENCHMARKS.md.
+#[doc(hidden)]
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The advisory lock key of the feed (feed order `commit`): "kinf" "feed".
 pub(crate) const FEED_LOCK: i64 = 0x6b69_6e66_6665_6564;
 

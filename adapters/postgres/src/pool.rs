@@ -154,6 +154,7 @@ fn rollback(conn: &mut Conn, mode: &Mode) {
     // If even ROLLBACK fails, the connection is broken (and its session
     // locks are gone with it); the next job reconnects. Outside a
     // transaction ROLLBACK only warns, and so does releasing a lock not held.
+    crate::round_trip();
     let _ = conn.client.batch_execute(mode.rollback);
 }
 
@@ -165,10 +166,16 @@ fn run(
     job: impl FnOnce(&mut Tx<'_>) -> Result<Boxed>,
 ) -> (Outcome, bool) {
     let started = match mode.before {
-        Some(sql) => conn.client.batch_execute(sql),
+        Some(sql) => {
+            crate::round_trip();
+            conn.client.batch_execute(sql)
+        }
         None => Ok(()),
     }
-    .and_then(|()| conn.client.batch_execute(mode.begin));
+    .and_then(|()| {
+        crate::round_trip();
+        conn.client.batch_execute(mode.begin)
+    });
     if let Err(e) = started {
         rollback(conn, mode);
         return (Ok(Err(map(&e, Stage::Statement))), is_conflict(&e));
@@ -200,7 +207,10 @@ fn run(
             rollback(conn, mode);
             Ok(Err(f.to_error()))
         }
-        (Ok(Ok(value)), None) => match conn.client.batch_execute(mode.commit) {
+        (Ok(Ok(value)), None) => match {
+            crate::round_trip();
+            conn.client.batch_execute(mode.commit)
+        } {
             Ok(()) => Ok(Ok(value)),
             Err(e) => {
                 rollback(conn, mode);

@@ -50,6 +50,7 @@ impl Conn {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
+        crate::round_trip();
         let s = self.client.prepare(sql)?;
         self.stmts.insert(sql, s.clone());
         Ok(s)
@@ -62,6 +63,7 @@ impl Conn {
         params: Params<'_>,
     ) -> std::result::Result<Vec<Row>, postgres::Error> {
         let stmt = self.stmt(sql)?;
+        crate::round_trip();
         self.client.query(&stmt, params)
     }
 }

@@ -2,7 +2,8 @@
 //! that gives each test its own fresh database.
 //!
 //! The first test that needs a server starts ONE cluster for the whole test
-//! binary: `initdb` into a temp dir (on `/dev/shm` when there is one), the
+//! binary: `initdb` into a temp dir (on `/dev/shm` when there is one, or
+//! under `KINFOLK_PG_TMP`), the
 //! Unix socket in that dir, no TCP. When the tests run as root, the server
 //! runs as the `postgres` OS user (`runuser`). A watchdog process stops the
 //! cluster and removes its dir when the test binary exits.
@@ -85,7 +86,9 @@ fn start() -> Cluster {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false);
     let shm = Path::new("/dev/shm");
-    let parent = if shm.is_dir() {
+    let parent = if let Ok(dir) = std::env::var("KINFOLK_PG_TMP") {
+        PathBuf::from(dir)
+    } else if shm.is_dir() {
         shm.to_path_buf()
     } else {
         std::env::temp_dir()
