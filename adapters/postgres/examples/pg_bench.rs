@@ -204,7 +204,7 @@ fn main() {
             for chunk in (0..users).collect::<Vec<_>>().chunks(50_000) {
                 let batch = chunk
                     .iter()
-                    .map(|i| NewUser::new(&format!("user{i}"), "Bench User").unwrap())
+                    .map(|i| NewUser::new(&format!("pgb{i}x"), "Bench User").unwrap())
                     .collect();
                 ids.extend(svc.import_users(batch).await.unwrap());
             }

@@ -158,6 +158,11 @@ fn rollback(conn: &mut Conn, mode: &Mode) {
     let _ = conn.client.batch_execute(mode.rollback);
 }
 
+fn commit(conn: &mut Conn, mode: &Mode) -> std::result::Result<(), postgres::Error> {
+    crate::round_trip();
+    conn.client.batch_execute(mode.commit)
+}
+
 /// Runs one job in one transaction. Returns its outcome and whether it
 /// failed with a serialization failure or deadlock.
 fn run(
@@ -207,10 +212,7 @@ fn run(
             rollback(conn, mode);
             Ok(Err(f.to_error()))
         }
-        (Ok(Ok(value)), None) => match {
-            crate::round_trip();
-            conn.client.batch_execute(mode.commit)
-        } {
+        (Ok(Ok(value)), None) => match commit(conn, mode) {
             Ok(()) => Ok(Ok(value)),
             Err(e) => {
                 rollback(conn, mode);

@@ -6,6 +6,8 @@
 //! `storage` (a commit whose outcome is unknown) — and no task panicked.
 //! Its own test binary: it restarts the binary's cluster.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -4,6 +4,8 @@
 //! same database), the model test against the memory reference, the race
 //! suite, the feed-ordering test and the two-instance tests.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::PgDb;

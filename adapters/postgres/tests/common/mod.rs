@@ -56,6 +56,8 @@ pub fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(start)
 }
 
+// The watchdog must outlive this process (it stops the cluster after we exit).
+#[allow(clippy::zombie_processes)]
 fn start() -> Cluster {
     if let Ok(url) = std::env::var("KINFOLK_PG_URL") {
         let base = if url.contains("://") {
