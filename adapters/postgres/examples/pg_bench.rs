@@ -1,0 +1,301 @@
+//! PostgreSQL store benchmark (BENCHMARKS.md, "PostgreSQL (issue 15)").
+//!
+//! Starts a throwaway cluster (as the tests do; `KINFOLK_PG_TMP=/tmp` puts it
+//! on disk so that commits really wait for the WAL flush, `KINFOLK_PG_URL`
+//! uses an existing server), imports `KINFOLK_PG_BENCH_USERS` users
+//! (100,000 by default), then measures, in the same run:
+//! - the round trips of a follow toggle (counted by the store);
+//! - a follow toggle and two reads through the store and service vs a
+//!   hand-written `postgres` floor doing the same work with the statements
+//!   a person would write;
+//! - durable write throughput (follow toggles on disjoint pairs) with 1, 8
+//!   and 32 concurrent clients, for both feed orders.
+//!
+//! `KINFOLK_PG_TMP=/tmp cargo run --release -p kinfolk-postgres --example pg_bench`
+#![allow(clippy::unwrap_used, missing_docs)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::PgDb;
+use kinfolk::{FollowAction, Kinfolk, NewUser, PageRequest, User, UserId};
+use kinfolk_postgres::{FeedOrder, Options, round_trips};
+use uuid::Uuid;
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The hand-written floor: one `postgres::Client`, the statements a person
+/// would write for the same work on the same tables.
+struct Floor {
+    c: postgres::Client,
+}
+
+const FEED_LOCK: i64 = 0x6b69_6e66_6665_6564;
+
+impl Floor {
+    /// Toggles a follow: read both users, read the edges between them (follow
+    /// state and blocks), insert or delete the edge, rewrite both counters in
+    /// one statement, append the feed event. 7 round trips with BEGIN/COMMIT.
+    fn toggle(&mut self, a: Uuid, b: Uuid) {
+        let mut tx = self
+            .c
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::Serializable)
+            .start()
+            .unwrap();
+        let rows = tx
+            .query(
+                "SELECT id, record FROM users WHERE id = ANY($1)",
+                &[&vec![a, b]],
+            )
+            .unwrap();
+        let mut records: Vec<(Uuid, serde_json::Value)> = rows
+            .iter()
+            .map(|r| (r.get(0), serde_json::from_str(r.get::<_, &str>(1)).unwrap()))
+            .collect();
+        let edges = tx
+            .query(
+                "SELECT kind FROM edges WHERE kind IN (1, 3) AND \
+                 ((from_id = $1 AND to_id = $2) OR (from_id = $2 AND to_id = $1))",
+                &[&a, &b],
+            )
+            .unwrap();
+        assert!(!edges.iter().any(|r| r.get::<_, i16>(0) == 3), "blocked");
+        let following = edges.iter().any(|r| r.get::<_, i16>(0) == 1);
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let delta: i64 = if following {
+            tx.execute(
+                "DELETE FROM edges WHERE kind = 1 AND from_id = $1 AND to_id = $2",
+                &[&a, &b],
+            )
+            .unwrap();
+            -1
+        } else {
+            tx.execute(
+                "INSERT INTO edges (kind, from_id, to_id, seq, since) \
+                 VALUES (1, $1, $2, nextval('feed_seq'), $3)",
+                &[&a, &b, &now],
+            )
+            .unwrap();
+            1
+        };
+        for (id, rec) in &mut records {
+            let field = if *id == a { "following" } else { "followers" };
+            let n = rec["counts"][field].as_i64().unwrap_or(0) + delta;
+            rec["counts"][field] = n.into();
+        }
+        let ids: Vec<Uuid> = records.iter().map(|r| r.0).collect();
+        let recs: Vec<String> = records.iter().map(|r| r.1.to_string()).collect();
+        tx.execute(
+            "UPDATE users SET record = v.r FROM unnest($1::uuid[], $2::text[]) AS v (id, r) \
+             WHERE users.id = v.id",
+            &[&ids, &recs],
+        )
+        .unwrap();
+        let change = format!(
+            r#"{{"type":"{}","follower":"{a}","followee":"{b}"}}"#,
+            if following { "unfollowed" } else { "followed" }
+        );
+        tx.execute(
+            "INSERT INTO changes (seq, at, change) SELECT nextval('feed_seq'), $1, $2 \
+             FROM (SELECT pg_advisory_xact_lock($3)) AS l",
+            &[&now, &change, &FEED_LOCK],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+
+    /// One user's record, decoded: 1 round trip.
+    fn me(&mut self, id: Uuid) -> User {
+        let row = self
+            .c
+            .query_one("SELECT record FROM users WHERE id = $1", &[&id])
+            .unwrap();
+        serde_json::from_str(row.get(0)).unwrap()
+    }
+
+    /// A followers page of 20 with the users: 2 statements in one snapshot.
+    fn followers(&mut self, id: Uuid) -> Vec<User> {
+        let mut tx = self
+            .c
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .unwrap();
+        let keys: Vec<Uuid> = tx
+            .query(
+                "SELECT from_id FROM edges WHERE kind = 1 AND to_id = $1 \
+                 ORDER BY seq DESC LIMIT 20",
+                &[&id],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let users = tx
+            .query("SELECT record FROM users WHERE id = ANY($1)", &[&keys])
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_str(r.get(0)).unwrap())
+            .collect();
+        tx.commit().unwrap();
+        users
+    }
+}
+
+fn per_op(start: Instant, n: usize) -> f64 {
+    start.elapsed().as_secs_f64() * 1e6 / n as f64
+}
+
+async fn throughput(svc: &Kinfolk, ids: &Arc<Vec<UserId>>, clients: usize, secs: f64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (svc, ids) = (svc.clone(), ids.clone());
+        tasks.push(tokio::spawn(async move {
+            // Disjoint pairs per client: no two clients touch the same users.
+            let a = ids[1000 + 4 * c];
+            let b = ids[1001 + 4 * c];
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                svc.toggle_follow(a, b, None).await.unwrap();
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    total as f64 / secs
+}
+
+fn main() {
+    let users = env_num("KINFOLK_PG_BENCH_USERS", 100_000);
+    let iters = env_num("KINFOLK_PG_BENCH_ITERS", 500);
+    let secs = env_num("KINFOLK_PG_BENCH_SECS", 3) as f64;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("users={users} iters={iters} throughput window={secs}s");
+    for order in [FeedOrder::Commit, FeedOrder::TransactionId] {
+        let db = PgDb::new();
+        let store = kinfolk_postgres::open_with(
+            &db.url,
+            Options::default().pool_size(32).feed_order(order),
+        )
+        .unwrap();
+        rt.block_on(async {
+            let svc = Kinfolk::builder(store.clone()).build().await.unwrap();
+            let t = Instant::now();
+            let mut ids = Vec::with_capacity(users);
+            for chunk in (0..users).collect::<Vec<_>>().chunks(50_000) {
+                let batch = chunk
+                    .iter()
+                    .map(|i| NewUser::new(&format!("pgb{i}x"), "Bench User").unwrap())
+                    .collect();
+                ids.extend(svc.import_users(batch).await.unwrap());
+            }
+            println!("[{order:?}] imported {users} users in {:.1}s", t.elapsed().as_secs_f64());
+            let ids = Arc::new(ids);
+            // 50 followers for ids[0], for the list reads.
+            for f in 1..=50 {
+                svc.toggle_follow(ids[f], ids[0], Some(FollowAction::Follow))
+                    .await
+                    .unwrap();
+            }
+            let (a, b) = (ids[100], ids[101]);
+            let r0 = round_trips();
+            svc.toggle_follow(a, b, None).await.unwrap();
+            let r1 = round_trips();
+            svc.toggle_follow(a, b, None).await.unwrap();
+            let r2 = round_trips();
+            println!(
+                "[{order:?}] round trips: follow {}, unfollow {} (BEGIN and COMMIT included)",
+                r1 - r0,
+                r2 - r1
+            );
+            // Store: toggle, me, followers page.
+            let t = Instant::now();
+            for i in 0..iters {
+                svc.toggle_follow(ids[200 + i % 100], ids[300 + i % 97], None)
+                    .await
+                    .unwrap();
+            }
+            let store_toggle = per_op(t, iters);
+            let t = Instant::now();
+            for i in 0..iters {
+                svc.me(ids[i % 1000]).await.unwrap();
+            }
+            let store_me = per_op(t, iters);
+            let t = Instant::now();
+            for _ in 0..iters {
+                svc.followers(Some(ids[0]), ids[0], PageRequest::with_limit(20))
+                    .await
+                    .unwrap();
+            }
+            let store_followers = per_op(t, iters);
+            if order == FeedOrder::Commit {
+                let url = db.url.clone();
+                let fids: Vec<Uuid> = ids.iter().take(1000).map(|i| *i.as_uuid()).collect();
+                let (floor_toggle, floor_me, floor_followers) = common::blocking(move || {
+                    let mut f = Floor {
+                        c: postgres::Client::connect(&url, postgres::NoTls).unwrap(),
+                    };
+                    let t = Instant::now();
+                    for i in 0..iters {
+                        f.toggle(fids[400 + i % 100], fids[500 + i % 97]);
+                    }
+                    let toggle = per_op(t, iters);
+                    let t = Instant::now();
+                    for i in 0..iters {
+                        f.me(fids[i % 1000]);
+                    }
+                    let me = per_op(t, iters);
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        assert_eq!(f.followers(fids[0]).len(), 20);
+                    }
+                    (toggle, me, per_op(t, iters))
+                });
+                println!(
+                    "[{order:?}] follow toggle: store {store_toggle:.0} µs, floor {floor_toggle:.0} µs, ratio {:.2}",
+                    store_toggle / floor_toggle
+                );
+                println!(
+                    "[{order:?}] me: store {store_me:.0} µs, floor {floor_me:.0} µs, ratio {:.2}",
+                    store_me / floor_me
+                );
+                println!(
+                    "[{order:?}] followers page (20): store {store_followers:.0} µs, floor {floor_followers:.0} µs, ratio {:.2}",
+                    store_followers / floor_followers
+                );
+            } else {
+                println!(
+                    "[{order:?}] follow toggle {store_toggle:.0} µs, me {store_me:.0} µs, followers page {store_followers:.0} µs"
+                );
+            }
+            let one = throughput(&svc, &ids, 1, secs).await;
+            let eight = throughput(&svc, &ids, 8, secs).await;
+            let many = throughput(&svc, &ids, 32, secs).await;
+            println!(
+                "[{order:?}] durable toggles/s: 1 client {one:.0}, 8 clients {eight:.0} ({:.2}x), 32 clients {many:.0} ({:.2}x)",
+                eight / one,
+                many / one
+            );
+        });
+        drop(store);
+    }
+}

@@ -1,0 +1,379 @@
+//! The whole store test setup for PostgreSQL, against ONE throwaway cluster
+//! per test binary (see `common`), a fresh database per test: every
+//! conformance case (reopen cases included: a reopen opens a new pool on the
+//! same database), the model test against the memory reference, the race
+//! suite, the feed-ordering test and the two-instance tests.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::PgDb;
+
+// Every conformance case, the race suite and the model test against the
+// memory reference (64 sequences by default, as each costs a CREATE DATABASE;
+// KINFOLK_PROPTEST_CASES=1000 for the full run), from the test-kit.
+kinfolk_conformance::store_tests! {
+    store: PgDb::new(),
+    model: ModelDb {
+        db: PgDb::new(),
+        search: Arc::new(MemorySearch::new()),
+    },
+    model_cases: 64,
+}
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kinfolk::{Error, Kinfolk, NewUser, PageRequest, SearchIndex, SearchScope, Store, UserId};
+use kinfolk_conformance::StoreFactory;
+use kinfolk_conformance::fixtures::check_invariants;
+use kinfolk_memory::MemorySearch;
+use kinfolk_postgres::{FeedOrder, Options};
+use kinfolk_search::TantivyIndex;
+
+// ------------------------------------------------------------------ model
+
+/// The store under test for the model: a fresh database per sequence, with
+/// the brute-force index (the model checks the store, not the index).
+struct ModelDb {
+    db: PgDb,
+    search: Arc<MemorySearch>,
+}
+
+#[async_trait::async_trait]
+impl StoreFactory for ModelDb {
+    async fn open(&mut self) -> kinfolk::Result<Arc<dyn Store>> {
+        Ok(self.db.store()?)
+    }
+    fn persistent(&self) -> bool {
+        true
+    }
+    async fn open_search(&mut self) -> kinfolk::Result<Option<Arc<dyn SearchIndex>>> {
+        Ok(Some(self.search.clone()))
+    }
+}
+
+// ------------------------------------------------------------------ helpers
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// xorshift64: deterministic per task, so a failure reproduces.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+async fn service(store: Arc<dyn Store>, index: Option<Arc<dyn SearchIndex>>) -> Kinfolk {
+    let mut b = Kinfolk::builder(store);
+    if let Some(i) = index {
+        b = b.search(i);
+    }
+    b.build().await.unwrap()
+}
+
+async fn register_many(svc: &Kinfolk, prefix: &str, n: usize) -> Vec<UserId> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let u = svc
+            .register(NewUser::new(&format!("{prefix}{i}"), "Racer").unwrap())
+            .await
+            .unwrap();
+        ids.push(u.id);
+    }
+    ids
+}
+
+/// Refusals the rules allow under random commands.
+fn allowed(e: &Error) -> bool {
+    matches!(
+        e.code(),
+        "cannot_follow_self" | "blocked" | "not_found" | "validation"
+    )
+}
+
+// ------------------------------------------------------------------ feed order
+
+/// Tails the feed from `svc` until `done` is set and the feed is drained;
+/// asserts increasing sequence numbers and returns every event seen.
+async fn tail(svc: Kinfolk, done: Arc<std::sync::atomic::AtomicBool>) -> Vec<u64> {
+    use std::sync::atomic::Ordering;
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let finished = done.load(Ordering::SeqCst);
+        let page = svc.changes_since(after, 1000).await.unwrap();
+        for e in &page {
+            assert!(
+                e.seq > after,
+                "feed went backwards: {} after {after}",
+                e.seq
+            );
+            after = e.seq;
+            seen.push(e.seq);
+        }
+        if finished && page.is_empty() {
+            return seen;
+        }
+        if page.is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// 16 writers spread over `services` register users and toggle follows
+/// while a reader on the first service tails the feed; the reader must see
+/// every event exactly once (no event overtaken by a later one's commit).
+async fn feed_during_writers(services: &[Kinfolk]) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ids = Arc::new(register_many(&services[0], "seed", 8).await);
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = tokio::spawn(tail(services[0].clone(), done.clone()));
+    let mut writers = Vec::new();
+    for w in 0..16usize {
+        let svc = services[w % services.len()].clone();
+        let ids = ids.clone();
+        writers.push(tokio::spawn(async move {
+            let mut rng = Rng(w as u64 * 7919 + 17);
+            for i in 0..40 {
+                if i % 8 == 0 {
+                    svc.register(NewUser::new(&format!("w{w}n{i}"), "Writer").unwrap())
+                        .await
+                        .unwrap();
+                } else {
+                    let a = ids[rng.below(ids.len())];
+                    let b = ids[rng.below(ids.len())];
+                    match svc.toggle_follow(a, b, None).await {
+                        Ok(_) => {}
+                        Err(e) if allowed(&e) => {}
+                        Err(e) => panic!("writer {w}: {e}"),
+                    }
+                }
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+    // Everything in the feed, read at rest, page by page.
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = services[0].changes_since(after, 1000).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map_or(after, |e| e.seq);
+        all.extend(page.iter().map(|e| e.seq));
+    }
+    let unique: BTreeSet<u64> = seen.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "the tailing reader saw an event twice"
+    );
+    assert!(
+        all.len() > 16 * 5,
+        "too few events ({}) to prove anything",
+        all.len()
+    );
+    assert_eq!(
+        seen,
+        all,
+        "the tailing reader missed events: it saw {} of {}",
+        seen.len(),
+        all.len()
+    );
+}
+
+fn feed_test(order: FeedOrder, instances: usize) {
+    runtime().block_on(async {
+        let db = PgDb::new();
+        let mut services = Vec::new();
+        for _ in 0..instances {
+            let store = kinfolk_postgres::open_with(
+                &db.url,
+                Options::default().pool_size(8).feed_order(order),
+            )
+            .unwrap();
+            services.push(service(store, None).await);
+        }
+        feed_during_writers(&services).await;
+    });
+}
+
+#[test]
+fn feed_tailing_reader_sees_every_event_once_commit_order() {
+    feed_test(FeedOrder::Commit, 1);
+}
+
+#[test]
+fn feed_tailing_reader_sees_every_event_once_xid_order() {
+    feed_test(FeedOrder::TransactionId, 1);
+}
+
+#[test]
+fn feed_order_is_fixed_when_the_database_is_created() {
+    let db = PgDb::new();
+    let first = kinfolk_postgres::open_with(&db.url, Options::default()).map(drop);
+    assert!(first.is_ok(), "{first:?}");
+    let other = kinfolk_postgres::open_with(
+        &db.url,
+        Options::default().feed_order(FeedOrder::TransactionId),
+    );
+    assert!(matches!(other, Err(Error::Storage(_))), "{other:?}");
+}
+
+// ------------------------------------------------------------------ two instances
+
+/// Two app instances — each its own pool and tantivy index — on one database.
+struct TwoInstances {
+    db: PgDb,
+    a: Kinfolk,
+    b: Kinfolk,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+async fn two_instances(order: FeedOrder) -> TwoInstances {
+    let db = PgDb::new();
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let open = |dir: &tempfile::TempDir| {
+        let store =
+            kinfolk_postgres::open_with(&db.url, Options::default().pool_size(8).feed_order(order))
+                .unwrap();
+        let index: Arc<dyn SearchIndex> =
+            Arc::new(TantivyIndex::open(dir.path().join("search")).unwrap());
+        (store, index)
+    };
+    let (sa, ia) = open(&dirs.0);
+    let (sb, ib) = open(&dirs.1);
+    let a = service(sa, Some(ia)).await;
+    let b = service(sb, Some(ib)).await;
+    TwoInstances {
+        db,
+        a,
+        b,
+        _dirs: dirs,
+    }
+}
+
+#[test]
+fn two_instances_race_one_name_exactly_one_user() {
+    runtime().block_on(async {
+        let t = two_instances(FeedOrder::Commit).await;
+        let spellings = ["racer", "Racer", "RACER", "rAcEr"];
+        let mut handles = Vec::new();
+        for i in 0..64usize {
+            let svc = if i % 2 == 0 { t.a.clone() } else { t.b.clone() };
+            let name = spellings[i % spellings.len()];
+            handles.push(tokio::spawn(async move {
+                svc.register(NewUser::new(name, "Racer").unwrap()).await
+            }));
+        }
+        let (mut wins, mut taken) = (0, 0);
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(_) => wins += 1,
+                Err(Error::UsernameTaken) => taken += 1,
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert_eq!((wins, taken), (1, 63));
+        // Both instances see the one user.
+        for svc in [&t.a, &t.b] {
+            let p = svc.get_profile(None, "RaCeR").await.unwrap();
+            assert_eq!(p.username().as_str().to_lowercase(), "racer");
+        }
+        check_invariants(&t.a).await.unwrap();
+        drop(t.db);
+    });
+}
+
+#[test]
+fn two_instances_toggle_storm_keeps_counters_equal_to_edges() {
+    runtime().block_on(async {
+        let t = two_instances(FeedOrder::Commit).await;
+        let ids = Arc::new(register_many(&t.a, "hot", 10).await);
+        let mut handles = Vec::new();
+        for task in 0..32usize {
+            let svc = if task < 16 { t.a.clone() } else { t.b.clone() };
+            let ids = ids.clone();
+            handles.push(tokio::spawn(async move {
+                let mut rng = Rng(task as u64 * 7919 + 13);
+                for _ in 0..60 {
+                    let a = ids[rng.below(ids.len())];
+                    let b = ids[rng.below(ids.len())];
+                    if a != b {
+                        svc.toggle_follow(a, b, None).await.unwrap();
+                    }
+                }
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        check_invariants(&t.a).await.unwrap();
+        check_invariants(&t.b).await.unwrap();
+    });
+}
+
+#[test]
+fn two_instances_feed_reader_sees_every_event_once() {
+    runtime().block_on(async {
+        let t = two_instances(FeedOrder::TransactionId).await;
+        feed_during_writers(&[t.a.clone(), t.b.clone()]).await;
+        let t = two_instances(FeedOrder::Commit).await;
+        feed_during_writers(&[t.a.clone(), t.b.clone()]).await;
+    });
+}
+
+#[test]
+fn two_instances_search_on_b_finds_what_a_wrote() {
+    runtime().block_on(async {
+        let t = two_instances(FeedOrder::Commit).await;
+        t.b.refresh_search().await.unwrap();
+        let before =
+            t.b.search_users(
+                None,
+                "zebulon",
+                SearchScope::Discovery,
+                PageRequest::first(),
+            )
+            .await
+            .unwrap();
+        assert!(before.items.is_empty());
+        let z =
+            t.a.register(NewUser::new("zebulon", "Zebulon Quill").unwrap())
+                .await
+                .unwrap();
+        t.b.refresh_search().await.unwrap();
+        let hits =
+            t.b.search_users(
+                None,
+                "zebulon",
+                SearchScope::Discovery,
+                PageRequest::first(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            hits.items.iter().map(|h| h.user.id).collect::<Vec<_>>(),
+            vec![z.id],
+            "instance B's index did not follow the shared feed"
+        );
+    });
+}
