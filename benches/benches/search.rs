@@ -246,7 +246,27 @@ fn benches(c: &mut Criterion) {
     }
 
     if store_enabled("tantivy") && engine_only {
-        let index = kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy");
+        // `KINFOLK_BENCH_SEARCH_INDEX_DIR=<empty dir>`: build the index on
+        // disk there and report its size (issue 19's index-size figure).
+        let on_disk = std::env::var_os("KINFOLK_BENCH_SEARCH_INDEX_DIR")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from);
+        let index = match &on_disk {
+            Some(dir) => kinfolk_search::TantivyIndex::open(dir).expect("tantivy on disk"),
+            None => kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy"),
+        };
+        let unspaced = ds
+            .users
+            .iter()
+            .filter(|u| {
+                u.name.chars().any(|c| {
+                    matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7AF}')
+                })
+            })
+            .count();
+        note(format!(
+            "search: {unspaced} of {n} names have Han, kana or Hangul characters"
+        ));
         let t = Instant::now();
         let deg = ds.in_degrees();
         let docs: Vec<SearchDoc> = ds
@@ -274,6 +294,19 @@ fn benches(c: &mut Criterion) {
             t.elapsed().as_secs_f64()
         ));
         settle(n);
+        if let Some(dir) = &on_disk {
+            let bytes: u64 = std::fs::read_dir(dir)
+                .expect("index dir")
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum();
+            note(format!(
+                "tantivy: index on disk {:.1} MiB ({bytes} bytes) in {}",
+                bytes as f64 / (1024.0 * 1024.0),
+                dir.display()
+            ));
+        }
         bench_index_top(c, &rt, &index, &qs, "tantivy");
     }
 
