@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::feed::Change;
 use crate::graph::{Anchor, Edge, EdgeKind};
 use crate::id::UserId;
-use crate::profile::service::{claim_new_username, ensure_skeletons};
+use crate::profile::claims::{claim_new_username, ensure_skeletons};
 use crate::profile::{AccountStatus, NewUser, User};
 use crate::service::Kinfolk;
 use crate::settings::Settings;

@@ -41,6 +41,7 @@ macro_rules! string_newtype {
     };
 }
 
+pub(crate) mod claims;
 mod fields;
 mod input;
 mod links;
@@ -49,11 +50,11 @@ pub(crate) mod service;
 mod username;
 mod view;
 
+pub use claims::SkeletonMigration;
 pub use fields::{Bio, DisplayName, Email, Location};
 pub use input::{NewUser, ProfileUpdate};
 pub use links::{SafeUrl, SocialKind, SocialLink, SocialLinks};
 pub use record::{AccountStatus, ConnectedAccount, Counts, User, UsernameClaim};
-pub use service::SkeletonMigration;
 pub use username::{RESERVED_USERNAMES, Username};
 pub use username::{SKELETON_KEY_PREFIX, is_skeleton_key, skeleton, skeleton_key};
 pub use view::{OwnProfile, OwnStats, ProfileView, PublicProfile, PublicStats, UserSummary};
