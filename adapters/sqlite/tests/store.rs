@@ -701,10 +701,11 @@ async fn a_panicking_job_rolls_back_and_the_store_keeps_working() {
             .await
         })
         .await;
-        assert!(
-            joined.unwrap_err().is_panic(),
-            "the job's panic reaches the caller"
-        );
+        // The port's panic policy: the caller gets a storage error, not the panic.
+        let err = joined
+            .expect("the job's panic stays in the store")
+            .expect_err("a panicking job is an error");
+        assert_eq!(err.code(), "storage", "{err:?}");
         let id = u.id;
         assert_eq!(read(&store, move |tx| tx.user(id)).await.unwrap(), None);
         put_users(&store, &[u]).await;
@@ -826,11 +827,12 @@ async fn failing_and_panicking_jobs_among_many_leave_the_others_intact() {
                     assert!(k % 3 != 0 && k != 50);
                     ok.insert(k as u8);
                 }
+                Ok(Err(e)) if k == 50 => assert_eq!(e.code(), "storage", "{k}: {e:?}"),
                 Ok(Err(e)) => assert!(
                     k % 3 == 0 && matches!(e, Error::Forbidden { .. }),
                     "{k}: {e:?}"
                 ),
-                Err(join) => assert!(k == 50 && join.is_panic(), "{k}: {join:?}"),
+                Err(join) => panic!("{k}: the job's panic left the store: {join:?}"),
             }
         }
         assert_eq!(ok.len(), 159);
