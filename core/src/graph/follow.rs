@@ -10,7 +10,7 @@ use crate::graph::{EdgeKind, FollowAction, FollowOutcome, Relationship};
 use crate::id::UserId;
 use crate::service::Kinfolk;
 use crate::service::{active_actor, check_viewer};
-use crate::visibility::{HiddenBy, sees};
+use crate::visibility::{HiddenBy, reachable_user, sees};
 
 /// One entry of [`Kinfolk::relationships`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,10 +62,7 @@ impl Kinfolk {
             if actor == target {
                 return Err(Error::CannotFollowSelf);
             }
-            let other = tx.user(target)?.ok_or_else(Error::user_not_found)?;
-            if blocks(tx, target, actor)? {
-                return Err(Error::user_not_found());
-            }
+            let other = reachable_user(tx, actor, target)?;
             let following = tx.edge(EdgeKind::Follow, actor, target)?.is_some();
             let requested = tx.edge(EdgeKind::Request, actor, target)?.is_some();
             let follow = match action {
