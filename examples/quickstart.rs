@@ -3,8 +3,6 @@
 //!
 //! Run it with `cargo run --example quickstart`.
 
-use std::sync::Arc;
-
 use kinfolk::{FollowAction, Kinfolk, NewUser, PageRequest, SearchScope, SettingsPatch};
 
 #[tokio::main]
@@ -13,9 +11,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // One line wires a durable SQLite store and a tantivy index together.
     let svc = Kinfolk::builder(kinfolk_sqlite::open(dir.path().join("kinfolk.db"))?)
-        .search(Arc::new(kinfolk_search::TantivyIndex::open(
+        .search(kinfolk_search::TantivyIndex::open(
             dir.path().join("search"),
-        )?))
+        )?)
         .build()
         .await?;
 

@@ -354,10 +354,12 @@ fn benches(c: &mut Criterion) {
 fn open_prebuilt(dir: &Path) -> (&'static str, Arc<dyn Store>) {
     let sqlite = dir.join(SQLITE_FILE);
     if sqlite.exists() {
-        let store: Arc<dyn Store> = kinfolk_sqlite::open(&sqlite).expect("open sqlite store");
+        let store: Arc<dyn Store> =
+            Arc::new(kinfolk_sqlite::open(&sqlite).expect("open sqlite store"));
         return ("sqlite", store);
     }
-    let store: Arc<dyn Store> = kinfolk_redb::open(dir.join(REDB_FILE)).expect("open redb store");
+    let store: Arc<dyn Store> =
+        Arc::new(kinfolk_redb::open(dir.join(REDB_FILE)).expect("open redb store"));
     ("redb", store)
 }
 

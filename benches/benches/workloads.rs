@@ -598,7 +598,7 @@ fn benches(c: &mut Criterion) {
     if store_enabled("sqlite") || store_enabled("sqlite_base") {
         let dir = Scratch::new("sqlite");
         let path = dir.path(SQLITE_FILE);
-        let sq = kinfolk_sqlite::open(&path).expect("open sqlite store");
+        let sq = Arc::new(kinfolk_sqlite::open(&path).expect("open sqlite store"));
         let store: Arc<dyn Store> = sq;
         let svc = rt
             .block_on(Kinfolk::builder(store).build())
@@ -610,7 +610,7 @@ fn benches(c: &mut Criterion) {
     if store_enabled("redb") || store_enabled("redb_base") {
         let dir = Scratch::new("redb");
         let path = dir.path(REDB_FILE);
-        let store: Arc<dyn Store> = kinfolk_redb::open(&path).expect("open redb store");
+        let store: Arc<dyn Store> = Arc::new(kinfolk_redb::open(&path).expect("open redb store"));
         let svc = rt
             .block_on(Kinfolk::builder(store).build())
             .expect("service");
@@ -637,7 +637,8 @@ fn bench_prebuilt(c: &mut Criterion, rt: &Runtime, dir: &Path) -> usize {
     let sqlite = dir.join(SQLITE_FILE);
     if sqlite.exists() && (store_enabled("sqlite") || store_enabled("sqlite_base")) {
         let t = Instant::now();
-        let store: Arc<dyn Store> = kinfolk_sqlite::open(&sqlite).expect("open sqlite store");
+        let store: Arc<dyn Store> =
+            Arc::new(kinfolk_sqlite::open(&sqlite).expect("open sqlite store"));
         let svc = rt
             .block_on(Kinfolk::builder(store).build())
             .expect("service");
@@ -650,7 +651,7 @@ fn bench_prebuilt(c: &mut Criterion, rt: &Runtime, dir: &Path) -> usize {
     let redb = dir.join(REDB_FILE);
     if redb.exists() && (store_enabled("redb") || store_enabled("redb_base")) {
         let t = Instant::now();
-        let store: Arc<dyn Store> = kinfolk_redb::open(&redb).expect("open redb store");
+        let store: Arc<dyn Store> = Arc::new(kinfolk_redb::open(&redb).expect("open redb store"));
         let svc = rt
             .block_on(Kinfolk::builder(store).build())
             .expect("service");

@@ -57,9 +57,11 @@ impl fmt::Debug for Kinfolk {
 }
 
 /// Something the builder can share: a store, search index or clock given
-/// as a value (`MemoryStore::new()`, `TantivyIndex::open_in_ram()?`,
-/// `ManualClock::starting_at_epoch()`) or as an `Arc` of one
-/// (`kinfolk_sqlite::open(path)?`, an `Arc<dyn Store>`). Implemented for
+/// as the value its constructor returns — every kinfolk store and index
+/// constructor returns the bare value (`MemoryStore::new()`,
+/// `kinfolk_sqlite::open(path)?`, `TantivyIndex::open_in_ram()?`,
+/// `ManualClock::starting_at_epoch()`) — or as an `Arc` of one when the host
+/// keeps a handle too (an `Arc<SqliteStore>`, an `Arc<dyn Store>`). Implemented for
 /// every `T` implementing the trait (wrapped in a new `Arc`), every `Arc<T>`
 /// and `Arc<dyn Trait>`; hosts never implement it.
 ///
@@ -159,8 +161,8 @@ impl KinfolkBuilder {
 }
 
 impl Kinfolk {
-    /// Starts building a service over `store` (a store value or an `Arc`
-    /// of one, as its constructor returns it), with the system clock, the
+    /// Starts building a service over `store` (the store value its
+    /// constructor returns, or an `Arc` of one), with the system clock, the
     /// default configuration and no search index.
     pub fn builder(store: impl Shared<dyn Store>) -> KinfolkBuilder {
         KinfolkBuilder {

@@ -182,8 +182,8 @@ fn main() -> ExitCode {
 
 fn open_store(args: &StoreArgs) -> Fallible<Arc<dyn kinfolk::Store>> {
     Ok(match args.store {
-        StoreKind::Sqlite => kinfolk_sqlite::open(&args.db)?,
-        StoreKind::Redb => kinfolk_redb::open(&args.db)?,
+        StoreKind::Sqlite => Arc::new(kinfolk_sqlite::open(&args.db)?),
+        StoreKind::Redb => Arc::new(kinfolk_redb::open(&args.db)?),
     })
 }
 

@@ -1303,7 +1303,8 @@ async fn slow_requests_time_out_with_503() {
     // A real SQLite store behind a wrapper whose reads take 2 s; the
     // router's budget is 100 ms.
     let dir = tempfile::tempdir().unwrap();
-    let inner: Arc<dyn kinfolk::Store> = kinfolk_sqlite::open(dir.path().join("k.db")).unwrap();
+    let inner: Arc<dyn kinfolk::Store> =
+        Arc::new(kinfolk_sqlite::open(dir.path().join("k.db")).unwrap());
     let ada = Kinfolk::builder(inner.clone())
         .build()
         .await

@@ -192,11 +192,13 @@ fn main() {
     println!("users={users} iters={iters} throughput window={secs}s");
     for order in [FeedOrder::Commit, FeedOrder::TransactionId] {
         let db = PgDb::new();
-        let store = kinfolk_postgres::open_with(
-            &db.url,
-            Options::default().pool_size(32).feed_order(order),
-        )
-        .unwrap();
+        let store = Arc::new(
+            kinfolk_postgres::open_with(
+                &db.url,
+                Options::default().pool_size(32).feed_order(order),
+            )
+            .unwrap(),
+        );
         rt.block_on(async {
             let svc = Kinfolk::builder(store.clone()).build().await.unwrap();
             let t = Instant::now();

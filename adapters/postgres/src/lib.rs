@@ -62,7 +62,6 @@ mod tx;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -185,7 +184,7 @@ impl Options {
 /// when the server cannot be reached; [`Error::Storage`] when the database
 /// holds a schema newer than this crate knows, holds tables kinfolk did not
 /// create, was created with another [`FeedOrder`], or the migration fails.
-pub fn open(url: &str) -> Result<Arc<PostgresStore>> {
+pub fn open(url: &str) -> Result<PostgresStore> {
     open_with(url, Options::default())
 }
 
@@ -193,7 +192,7 @@ pub fn open(url: &str) -> Result<Arc<PostgresStore>> {
 ///
 /// # Errors
 /// As [`open`].
-pub fn open_with(url: &str, options: Options) -> Result<Arc<PostgresStore>> {
+pub fn open_with(url: &str, options: Options) -> Result<PostgresStore> {
     let mut config = postgres::Config::from_str(url).map_err(|e| {
         Error::validation("url", format!("not a PostgreSQL connection string: {e}"))
     })?;
@@ -217,11 +216,13 @@ pub fn open_with(url: &str, options: Options) -> Result<Arc<PostgresStore>> {
         .join()
         .map_err(|_| Error::storage("opening the PostgreSQL store panicked"))?;
     migrated?;
-    PostgresStore::start(config, options.pool_size.max(1), order).map(Arc::new)
+    PostgresStore::start(config, options.pool_size.max(1), order)
 }
 
-/// A kinfolk [`Store`] on PostgreSQL. Made by [`open`] or [`open_with`];
-/// share it as `Arc<PostgresStore>` (or `Arc<dyn Store>`).
+/// A kinfolk [`Store`] on PostgreSQL. Made by [`open`] or [`open_with`],
+/// which return it bare like every kinfolk store and index: hand it to
+/// [`kinfolk::Kinfolk::builder`] as is, or wrap it in an `Arc` first when you
+/// keep a handle of your own.
 ///
 /// A job whose caller stopped waiting before the job started is not run.
 /// Dropping the last handle stops the worker threads (after their current

@@ -205,11 +205,13 @@ fn feed_test(order: FeedOrder, instances: usize) {
         let db = PgDb::new();
         let mut services = Vec::new();
         for _ in 0..instances {
-            let store = kinfolk_postgres::open_with(
-                &db.url,
-                Options::default().pool_size(8).feed_order(order),
-            )
-            .unwrap();
+            let store = Arc::new(
+                kinfolk_postgres::open_with(
+                    &db.url,
+                    Options::default().pool_size(8).feed_order(order),
+                )
+                .unwrap(),
+            );
             services.push(service(store, None).await);
         }
         feed_during_writers(&services).await;
@@ -252,9 +254,10 @@ async fn two_instances(order: FeedOrder) -> TwoInstances {
     let db = PgDb::new();
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let open = |dir: &tempfile::TempDir| {
-        let store =
+        let store = Arc::new(
             kinfolk_postgres::open_with(&db.url, Options::default().pool_size(8).feed_order(order))
-                .unwrap();
+                .unwrap(),
+        );
         let index: Arc<dyn SearchIndex> =
             Arc::new(TantivyIndex::open(dir.path().join("search")).unwrap());
         (store, index)

@@ -68,7 +68,6 @@ mod tx;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use kinfolk::store::{Boxed, ReadJob, WriteJob};
@@ -168,7 +167,7 @@ impl Options {
 /// opened by one store at a time: open it again only after every handle of
 /// the previous store was dropped), is not a redb database, is a redb
 /// database that is not a kinfolk store, or was written by a newer version.
-pub fn open(path: impl AsRef<Path>) -> Result<Arc<RedbStore>> {
+pub fn open(path: impl AsRef<Path>) -> Result<RedbStore> {
     open_with(path, Options::default())
 }
 
@@ -176,14 +175,14 @@ pub fn open(path: impl AsRef<Path>) -> Result<Arc<RedbStore>> {
 ///
 /// # Errors
 /// As [`open`].
-pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Arc<RedbStore>> {
+pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<RedbStore> {
     let path = path.as_ref();
     let builder = options.builder();
     if !path.exists() {
         create_atomically(path, &builder)?;
     }
     let db = guard_open(|| builder.create(path))?;
-    RedbStore::start(db, &options).map(Arc::new)
+    RedbStore::start(db, &options)
 }
 
 /// Creates a new store file whole or not at all: the file is made, given its
@@ -227,7 +226,7 @@ fn create_atomically(path: &Path, builder: &Builder) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Storage`] if redb cannot set it up.
-pub fn open_in_memory() -> Result<Arc<RedbStore>> {
+pub fn open_in_memory() -> Result<RedbStore> {
     open_in_memory_with(Options::default())
 }
 
@@ -235,10 +234,10 @@ pub fn open_in_memory() -> Result<Arc<RedbStore>> {
 ///
 /// # Errors
 /// As [`open_in_memory`].
-pub fn open_in_memory_with(options: Options) -> Result<Arc<RedbStore>> {
+pub fn open_in_memory_with(options: Options) -> Result<RedbStore> {
     let builder = options.builder();
     let db = guard_open(|| builder.create_with_backend(InMemoryBackend::new()))?;
-    RedbStore::start(db, &options).map(Arc::new)
+    RedbStore::start(db, &options)
 }
 
 /// Runs a redb open, turning its error — or a panic on a damaged file, which
@@ -252,8 +251,9 @@ fn guard_open(
     }
 }
 
-/// The redb store, shared as `Arc<RedbStore>` (an `Arc<dyn Store>` for the
-/// service).
+/// The redb store. [`open`] and its siblings return it bare like every
+/// kinfolk store and index: hand it to [`kinfolk::Kinfolk::builder`] as is,
+/// or wrap it in an `Arc` first when you keep a handle of your own.
 ///
 /// Dropping the last handle finishes the jobs in flight, stops its threads and closes the
 /// file (making [`Durability::None`] writes durable).

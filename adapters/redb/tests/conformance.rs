@@ -27,10 +27,10 @@ fn open(file: &Path, fast: bool) -> kinfolk::Result<Arc<dyn Store>> {
         true => Durability::None,
         false => Durability::Immediate,
     };
-    Ok(kinfolk_redb::open_with(
+    Ok(Arc::new(kinfolk_redb::open_with(
         file,
         Options::default().durability(durability),
-    )?)
+    )?))
 }
 
 /// redb's `Database::check_integrity`. Opening repairs what a crash left

@@ -1,6 +1,7 @@
 //! The redb store on disk: reopening, the schema check, files it must refuse.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
 mod common;
 
 use std::io::Write;
@@ -29,7 +30,7 @@ async fn reopening_keeps_every_kind_of_record() {
     let bob = user("bob");
     let rm = room(ada.id);
     {
-        let s = kinfolk_redb::open(&path).unwrap();
+        let s = Arc::new(kinfolk_redb::open(&path).unwrap());
         let (a, b, rm) = (ada.clone(), bob.clone(), rm.clone());
         w(&*s, move |tx| {
             tx.put_user(&a)?;
@@ -59,7 +60,7 @@ async fn reopening_keeps_every_kind_of_record() {
         .await
         .unwrap();
     }
-    let s = kinfolk_redb::open(&path).unwrap();
+    let s = Arc::new(kinfolk_redb::open(&path).unwrap());
     let (aid, bid, rid) = (ada.id, bob.id, rm.id);
     let got = r(&*s, move |tx| {
         Ok((
@@ -97,13 +98,13 @@ async fn reopening_keeps_every_kind_of_record() {
 async fn a_file_is_opened_by_one_store_at_a_time_and_freed_on_drop() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.redb");
-    let first = kinfolk_redb::open(&path).unwrap();
+    let first = Arc::new(kinfolk_redb::open(&path).unwrap());
     // Keep the threads busy with a read, to show drop waits for them.
     assert_eq!(r(&*first, |tx| tx.last_seq()).await.unwrap(), 0);
     let msg = storage_message(kinfolk_redb::open(&path));
     assert!(!msg.is_empty());
     drop(first);
-    let again = kinfolk_redb::open(&path).unwrap();
+    let again = Arc::new(kinfolk_redb::open(&path).unwrap());
     assert_eq!(r(&*again, |tx| tx.last_seq()).await.unwrap(), 0);
 }
 
@@ -116,7 +117,7 @@ async fn non_durable_writes_are_kept_by_sync_and_by_a_clean_close() {
         .read_threads(1);
     let ada = user("ada");
     {
-        let s = kinfolk_redb::open_with(&path, opts.clone()).unwrap();
+        let s = Arc::new(kinfolk_redb::open_with(&path, opts.clone()).unwrap());
         assert_eq!(s.durability(), Durability::None);
         let a = ada.clone();
         w(&*s, move |tx| tx.put_user(&a)).await.unwrap();
@@ -128,7 +129,7 @@ async fn non_durable_writes_are_kept_by_sync_and_by_a_clean_close() {
         .await
         .unwrap();
     }
-    let s = kinfolk_redb::open(&path).unwrap();
+    let s = Arc::new(kinfolk_redb::open(&path).unwrap());
     assert_eq!(s.durability(), Durability::Immediate);
     let id = ada.id;
     let (u, last) = r(&*s, move |tx| Ok((tx.user(id)?, tx.last_seq()?)))
@@ -220,7 +221,7 @@ async fn a_damaged_kinfolk_file_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.redb");
     {
-        let s = kinfolk_redb::open(&path).unwrap();
+        let s = Arc::new(kinfolk_redb::open(&path).unwrap());
         w(&*s, |tx| {
             for i in 0..200 {
                 tx.put_user(&user(&format!("user{i}")))?;
@@ -250,7 +251,7 @@ async fn a_damaged_kinfolk_file_is_an_error_not_a_panic() {
         match kinfolk_redb::open(&p) {
             Err(Error::Storage(_)) => {}
             Ok(s) => {
-                let all = r(&*s, |tx| tx.users_after(None, 1000)).await;
+                let all = r(&s, |tx| tx.users_after(None, 1000)).await;
                 assert!(
                     all.is_ok() || matches!(all, Err(Error::Storage(_))),
                     "{name}: {all:?}"
@@ -267,7 +268,7 @@ async fn an_undecodable_value_is_a_storage_error() {
     let path = dir.path().join("k.redb");
     let ada = user("ada");
     {
-        let s = kinfolk_redb::open(&path).unwrap();
+        let s = Arc::new(kinfolk_redb::open(&path).unwrap());
         let a = ada.clone();
         w(&*s, move |tx| tx.put_user(&a)).await.unwrap();
     }
@@ -281,7 +282,7 @@ async fn an_undecodable_value_is_a_storage_error() {
             .unwrap();
         txn.commit().unwrap();
     }
-    let s = kinfolk_redb::open(&path).unwrap();
+    let s = Arc::new(kinfolk_redb::open(&path).unwrap());
     let id = ada.id;
     let msg = storage_message(r(&*s, move |tx| tx.user(id)).await);
     assert!(msg.contains("corrupt"), "{msg}");
@@ -291,14 +292,15 @@ async fn an_undecodable_value_is_a_storage_error() {
 
 #[tokio::test]
 async fn an_in_memory_store_starts_empty_and_works() {
-    let s = kinfolk_redb::open_in_memory_with(Options::default().read_threads(1)).unwrap();
+    let s =
+        Arc::new(kinfolk_redb::open_in_memory_with(Options::default().read_threads(1)).unwrap());
     assert_eq!(r(&*s, |tx| tx.last_seq()).await.unwrap(), 0);
     let u = user("ada");
     let id = u.id;
     w(&*s, move |tx| tx.put_user(&u)).await.unwrap();
     assert!(r(&*s, move |tx| tx.user(id)).await.unwrap().is_some());
     // Another in-memory store is another store.
-    let t = kinfolk_redb::open_in_memory().unwrap();
+    let t = Arc::new(kinfolk_redb::open_in_memory().unwrap());
     assert!(r(&*t, move |tx| tx.user(id)).await.unwrap().is_none());
 }
 
@@ -309,7 +311,7 @@ async fn concurrent_writes_commit_or_roll_back_each_on_their_own() {
     // none of their neighbours with them.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.redb");
-    let s = kinfolk_redb::open(&path).unwrap();
+    let s = Arc::new(kinfolk_redb::open(&path).unwrap());
     // 61 jobs, every third failing (21 fail, 40 succeed). Whichever comes
     // last in the group carries its durable commit; when that one fails, an
     // empty durable commit covers the others.
@@ -354,7 +356,7 @@ async fn concurrent_writes_commit_or_roll_back_each_on_their_own() {
         assert_eq!(out.is_ok(), i % 3 != 0, "job {i}: {out:?}");
     }
     drop(s);
-    let s = kinfolk_redb::open(&path).unwrap();
+    let s = Arc::new(kinfolk_redb::open(&path).unwrap());
     let ids: Vec<_> = users.iter().map(|u| u.id).collect();
     let (found, feed) = r(&*s, move |tx| {
         Ok((tx.users(&ids)?, tx.changes_since(0, 1000)?))

@@ -60,7 +60,7 @@ async fn last_seq(s: &dyn Store) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn await_durable_waits_for_the_group_whose_commit_a_read_saw() {
     let dir = tempfile::tempdir().unwrap();
-    let s: Arc<dyn Store> = kinfolk_redb::open(dir.path().join("k.redb")).unwrap();
+    let s: Arc<dyn Store> = Arc::new(kinfolk_redb::open(dir.path().join("k.redb")).unwrap());
 
     // Idle store: every visible commit is durable, nothing to wait for.
     tokio::time::timeout(Duration::from_secs(5), s.await_durable())

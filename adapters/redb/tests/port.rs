@@ -11,7 +11,7 @@ use kinfolk::{Anchor, Change, EdgeKind, Error, Store, UserId};
 use kinfolk_redb::RedbStore;
 
 fn mem() -> Arc<RedbStore> {
-    kinfolk_redb::open_in_memory().unwrap()
+    Arc::new(kinfolk_redb::open_in_memory().unwrap())
 }
 
 /// `n` user ids that sort next to each other, so a scan that leaks past its

@@ -56,7 +56,6 @@ mod tx;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 use std::thread::{self, JoinHandle};
@@ -152,7 +151,7 @@ impl Options {
 /// # Errors
 /// [`Error::Storage`] when the file cannot be opened, is not a SQLite or not a
 /// kinfolk database, or holds a schema newer than this crate knows.
-pub fn open(path: impl AsRef<Path>) -> Result<Arc<SqliteStore>> {
+pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
     open_with(path, Options::default())
 }
 
@@ -160,7 +159,7 @@ pub fn open(path: impl AsRef<Path>) -> Result<Arc<SqliteStore>> {
 ///
 /// # Errors
 /// As [`open`].
-pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Arc<SqliteStore>> {
+pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<SqliteStore> {
     let path = path.as_ref();
     let writer = schema::open_writer(
         path,
@@ -171,7 +170,7 @@ pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Arc<SqliteS
     let readers = (0..options.readers)
         .map(|_| schema::open_reader(path, options.busy_timeout))
         .collect::<Result<Vec<_>>>()?;
-    SqliteStore::start(writer, readers, Some(path.to_owned())).map(Arc::new)
+    SqliteStore::start(writer, readers, Some(path.to_owned()))
 }
 
 /// Opens a new, private in-memory database, for tests.
@@ -181,12 +180,14 @@ pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Arc<SqliteS
 ///
 /// # Errors
 /// [`Error::Storage`] if SQLite cannot allocate it.
-pub fn open_in_memory() -> Result<Arc<SqliteStore>> {
-    SqliteStore::start(schema::open_memory()?, Vec::new(), None).map(Arc::new)
+pub fn open_in_memory() -> Result<SqliteStore> {
+    SqliteStore::start(schema::open_memory()?, Vec::new(), None)
 }
 
 /// A kinfolk [`Store`] on SQLite. Made by [`open`], [`open_with`] or
-/// [`open_in_memory`]; share it as `Arc<SqliteStore>` (or `Arc<dyn Store>`).
+/// [`open_in_memory`], which return it bare like every kinfolk store and
+/// index: hand it to [`kinfolk::Kinfolk::builder`] as is, or wrap it in an
+/// `Arc` first when you keep a handle of your own.
 ///
 /// A job whose caller stopped waiting (dropped the future) before the job
 /// started is not run. Dropping the last handle stops the threads (after

@@ -26,7 +26,7 @@ fn open(file: &Path, fast: bool) -> kinfolk::Result<Arc<dyn Store>> {
     if fast {
         options = options.synchronous(Synchronous::Normal);
     }
-    Ok(kinfolk_sqlite::open_with(file, options)?)
+    Ok(Arc::new(kinfolk_sqlite::open_with(file, options)?))
 }
 
 /// `PRAGMA integrity_check` and `PRAGMA foreign_key_check`.

@@ -1,13 +1,14 @@
 //! Opening databases: schema version, refusals, corrupt data.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::Arc;
 mod common;
 
 use common::*;
 use kinfolk::{EdgeKind, Error};
 use rusqlite::Connection;
 
-fn storage_message(r: kinfolk::Result<std::sync::Arc<kinfolk_sqlite::SqliteStore>>) -> String {
+fn storage_message(r: kinfolk::Result<kinfolk_sqlite::SqliteStore>) -> String {
     match r {
         Err(e @ Error::Storage(_)) => e.to_string(),
         Err(e) => panic!("expected a storage error, got {e:?}"),
@@ -114,7 +115,7 @@ fn a_missing_directory_is_a_storage_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn corrupt_rows_are_storage_errors_not_panics() {
     let (_dir, path) = temp_db();
-    let store = kinfolk_sqlite::open(&path).unwrap();
+    let store = Arc::new(kinfolk_sqlite::open(&path).unwrap());
     let (a, b, c) = (user("corrupt_a"), user("corrupt_b"), user("corrupt_c"));
     put_users(&store, &[a.clone(), b.clone(), c.clone()]).await;
     let (ai, bi) = (a.id, b.id);
@@ -154,7 +155,7 @@ async fn corrupt_rows_are_storage_errors_not_panics() {
     .unwrap();
     drop(conn);
 
-    let store = kinfolk_sqlite::open(&path).unwrap();
+    let store = Arc::new(kinfolk_sqlite::open(&path).unwrap());
     let cid = c.id;
     let results = read(&store, move |tx| {
         Ok(vec![
@@ -189,7 +190,7 @@ async fn a_write_lock_held_by_another_process_is_a_clear_storage_error() {
     let (_dir, path) = temp_db();
     let options =
         kinfolk_sqlite::Options::default().busy_timeout(std::time::Duration::from_millis(200));
-    let store = kinfolk_sqlite::open_with(&path, options).unwrap();
+    let store = Arc::new(kinfolk_sqlite::open_with(&path, options).unwrap());
     let other = Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let err = write(&store, |tx| tx.put_user(&user("blocked_out")))

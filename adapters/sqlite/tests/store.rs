@@ -341,7 +341,7 @@ async fn failed_job_leaves_nothing_behind_feed_included() {
 #[tokio::test(flavor = "multi_thread")]
 async fn last_seq_survives_trimming_and_reopen() {
     let (_dir, path) = temp_db();
-    let store = kinfolk_sqlite::open(&path).unwrap();
+    let store = Arc::new(kinfolk_sqlite::open(&path).unwrap());
     assert_eq!(read(&store, |tx| tx.last_seq()).await.unwrap(), 0);
     let u = UserId::new();
     let seqs = write(&store, move |tx| {
@@ -371,7 +371,7 @@ async fn last_seq_survives_trimming_and_reopen() {
     assert_eq!(read(&store, |tx| tx.last_seq()).await.unwrap(), 5);
     drop(store);
 
-    let store = kinfolk_sqlite::open(&path).unwrap();
+    let store = Arc::new(kinfolk_sqlite::open(&path).unwrap());
     assert_eq!(read(&store, |tx| tx.last_seq()).await.unwrap(), 5);
     let next = write(&store, move |tx| {
         tx.append_change(t(9), Change::Deactivated { user: u })
@@ -582,7 +582,7 @@ async fn connected_accounts_unique_and_oldest_first() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reopen_keeps_everything() {
     let (_dir, path) = temp_db();
-    let store = kinfolk_sqlite::open(&path).unwrap();
+    let store = Arc::new(kinfolk_sqlite::open(&path).unwrap());
     let us: Vec<_> = (0..3).map(|i| user(&format!("keep{i}"))).collect();
     put_users(&store, &us).await;
     let r = room("Kept", us[0].id);
@@ -604,7 +604,7 @@ async fn reopen_keeps_everything() {
     .unwrap();
     drop(store);
 
-    let store = kinfolk_sqlite::open(&path).unwrap();
+    let store = Arc::new(kinfolk_sqlite::open(&path).unwrap());
     let rid = r.id;
     let (users, e, room, members, feed) = read(&store, move |tx| {
         Ok((
@@ -628,7 +628,7 @@ async fn reopen_keeps_everything() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reads_run_on_their_snapshot_while_a_write_is_in_progress() {
     let (_dir, path) = temp_db();
-    let store = kinfolk_sqlite::open(&path).unwrap();
+    let store = Arc::new(kinfolk_sqlite::open(&path).unwrap());
     let u = user("pending");
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
@@ -666,9 +666,9 @@ async fn reads_run_on_their_snapshot_while_a_write_is_in_progress() {
 
 #[test]
 fn futures_complete_without_tokio() {
-    let store = kinfolk_sqlite::open_in_memory().unwrap();
+    let store = Arc::new(kinfolk_sqlite::open_in_memory().unwrap());
     let (_dir, path) = temp_db();
-    let file = kinfolk_sqlite::open(&path).unwrap();
+    let file = Arc::new(kinfolk_sqlite::open(&path).unwrap());
     for s in [store, file] {
         let n = futures::executor::block_on(write(&s, |tx| {
             tx.append_change(
@@ -758,7 +758,7 @@ async fn options_normal_sync_and_no_readers_work() {
     let opts = kinfolk_sqlite::Options::default()
         .synchronous(kinfolk_sqlite::Synchronous::Normal)
         .readers(0);
-    let store = kinfolk_sqlite::open_with(&path, opts).unwrap();
+    let store = Arc::new(kinfolk_sqlite::open_with(&path, opts).unwrap());
     put_users(&store, &[user("normal")]).await;
     assert_eq!(
         read(&store, |tx| tx.users_after(None, 10))

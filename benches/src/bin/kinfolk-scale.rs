@@ -23,7 +23,7 @@ use kinfolk_benches::{REDB_FILE, SQLITE_FILE, bench_seed, peak_rss_kib, rss_kib}
 
 fn open(kind: &str, dir: &Path) -> Arc<dyn Store> {
     match kind {
-        "sqlite" => kinfolk_sqlite::open(dir.join(SQLITE_FILE)).expect("open sqlite"),
+        "sqlite" => Arc::new(kinfolk_sqlite::open(dir.join(SQLITE_FILE)).expect("open sqlite")),
         "redb" => {
             // `KINFOLK_SCALE_REDB_CACHE_MIB` sets redb's page cache (default:
             // redb's own, up to 1 GiB, which the RSS figure then includes).
@@ -34,7 +34,7 @@ fn open(kind: &str, dir: &Path) -> Arc<dyn Store> {
             {
                 options = options.cache_size(mib << 20);
             }
-            kinfolk_redb::open_with(dir.join(REDB_FILE), options).expect("open redb")
+            Arc::new(kinfolk_redb::open_with(dir.join(REDB_FILE), options).expect("open redb"))
         }
         other => panic!("unknown store {other} (sqlite, redb)"),
     }

@@ -361,6 +361,7 @@ impl PgDb {
         let url = self.url.clone();
         let pool = self.pool;
         kinfolk_postgres::open_with(&url, kinfolk_postgres::Options::default().pool_size(pool))
+            .map(Arc::new)
     }
 }
 

@@ -102,7 +102,7 @@ pub fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
 pub fn stores() -> Vec<(Option<tempfile::TempDir>, Arc<SqliteStore>)> {
     let (dir, path) = temp_db();
     vec![
-        (Some(dir), kinfolk_sqlite::open(&path).unwrap()),
-        (None, kinfolk_sqlite::open_in_memory().unwrap()),
+        (Some(dir), Arc::new(kinfolk_sqlite::open(&path).unwrap())),
+        (None, Arc::new(kinfolk_sqlite::open_in_memory().unwrap())),
     ]
 }
