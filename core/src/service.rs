@@ -135,10 +135,11 @@ impl KinfolkBuilder {
         self
     }
     /// How often the search index's follower reads the change feed when no
-    /// write of this service woke it (default 500 ms, at least 10 ms). It
+    /// write of this service woke it (default 250 ms, at least 10 ms). It
     /// is how an index finds changes made by *another* process on the same
     /// database (several app instances on PostgreSQL); writes through this
-    /// service wake it at once.
+    /// service wake it at once. With the index's own commit interval it
+    /// bounds how stale another instance's changes can be.
     pub fn search_poll(mut self, interval: Duration) -> Self {
         self.search_poll = interval.max(MIN_POLL);
         self

@@ -33,7 +33,7 @@ pub(crate) const SYNC_BATCH: usize = 1000;
 /// Users counted per read job for a rebuild's progress total.
 const COUNT_BATCH: usize = 10_000;
 /// How often the follower looks at the feed when nothing woke it.
-pub(crate) const DEFAULT_POLL: Duration = Duration::from_millis(500);
+pub(crate) const DEFAULT_POLL: Duration = Duration::from_millis(250);
 /// Shortest poll interval used.
 pub(crate) const MIN_POLL: Duration = Duration::from_millis(10);
 /// The gauge of how many feed events the index is behind.
