@@ -123,7 +123,8 @@ async fn freshness(dir: &Path, secs: u64, writers: u64, run: u64) -> String {
     let mut lags = Vec::new();
     let mut i = 0u64;
     while start.elapsed() < Duration::from_secs(secs) {
-        let name = format!("probe{run}x{i}");
+        // Unique across runs on the same files.
+        let name = format!("p{}x{run}x{i}", std::process::id());
         i += 1;
         let u = svc
             .register(NewUser::new(&name, "Probe").unwrap())
