@@ -1383,6 +1383,40 @@ pub async fn freshness_within_one_second_without_refresh(ctx: Ctx) -> TestResult
     Ok(())
 }
 
+/// §8 freshness, ADR 0010: the index follows the feed by itself, also for
+/// changes no write of this service announced (another process or app
+/// instance on the same database; simulated by a commit straight to the
+/// store): found within about a second, without a refresh or a reopen.
+pub async fn index_follows_changes_made_behind_its_back(ctx: Ctx) -> TestResult {
+    let svc = &ctx.svc;
+    let a = user_named(svc, "behind_a", "Before Anything").await;
+    ready(svc).await;
+    assert_eq!(anon(svc, "before").await?, vec![a]);
+    let now = ctx.clock.now();
+    kinfolk::store::write(svc.store().as_ref(), move |tx| {
+        let mut u = tx.user(a)?.ok_or(Error::NotFound { what: "user" })?;
+        u.name = DisplayName::parse("Yolanda Quince")?;
+        u.updated_at = now;
+        tx.put_user(&u)?;
+        tx.append_change(now, Change::ProfileUpdated { user: a })?;
+        Ok(())
+    })
+    .await?;
+    let start = Instant::now();
+    loop {
+        if anon(svc, "yolanda").await? == vec![a] {
+            break;
+        }
+        assert!(
+            start.elapsed() < StdDuration::from_millis(1500),
+            "the index did not follow a change it was not told about"
+        );
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    assert!(anon(svc, "before").await?.is_empty(), "old name gone");
+    Ok(())
+}
+
 /// §8/§12: after reopening, the index still answers as before.
 pub async fn index_answers_after_reopen(mut ctx: Ctx) -> TestResult {
     let v = user(&ctx.svc, "viewer").await;

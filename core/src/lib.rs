@@ -88,7 +88,7 @@ pub use rooms::{
     Membership, MyRoom, NewRoom, Room, RoomFilter, RoomKind, RoomName, RoomRole, RoomVisibility,
 };
 pub use search::SearchResult;
-pub use search::{SearchIndex, SearchQuery, SearchScope};
+pub use search::{RebuildProgress, SearchIndex, SearchQuery, SearchScope};
 pub use service::{Kinfolk, KinfolkBuilder, Shared};
 pub use settings::{
     Audience, DisplayPatch, EmailDigest, LanguageTag, ListVisibility, NotificationPatch,

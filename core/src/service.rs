@@ -4,9 +4,9 @@
 //! command is one store transaction: it reads what its rule needs, decides,
 //! writes, and appends its change-feed events, all atomically.
 
-use futures_util::lock::Mutex as AsyncMutex;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::profile::{User, skeleton};
 use crate::search::SearchIndex;
+use crate::search::follow::{DEFAULT_POLL, Follower, MIN_POLL, SearchSync};
 use crate::store::{self, ReadTx, Store, WriteTx};
 
 /// The kinfolk service: clone it freely; every clone shares the same store,
@@ -42,9 +43,11 @@ pub(crate) struct Inner {
     /// Reserved names, look-alike folded.
     pub(crate) reserved: Vec<String>,
     pub(crate) search: Option<Arc<dyn SearchIndex>>,
-    /// Serialises catching the index up, so an older user state can never
-    /// overwrite a newer one.
-    pub(crate) search_sync: AsyncMutex<()>,
+    /// Keeps the index in step with the feed (with an index).
+    pub(crate) search_sync: Option<Arc<SearchSync>>,
+    /// The thread that does it in the background; stopped and joined when
+    /// the last clone of the service drops.
+    pub(crate) follower: Option<Follower>,
 }
 
 impl fmt::Debug for Kinfolk {
@@ -111,6 +114,8 @@ pub struct KinfolkBuilder {
     clock: Arc<dyn Clock>,
     config: Config,
     search: Option<Arc<dyn SearchIndex>>,
+    search_poll: Duration,
+    catch_up: bool,
 }
 
 impl KinfolkBuilder {
@@ -131,32 +136,68 @@ impl KinfolkBuilder {
         self.search = Some(index.shared());
         self
     }
+    /// How often the search index's follower reads the change feed when no
+    /// write of this service woke it (default 250 ms, at least 10 ms). It
+    /// is how an index finds changes made by *another* process on the same
+    /// database (several app instances on PostgreSQL); writes through this
+    /// service wake it at once. With the index's own commit interval it
+    /// bounds how stale another instance's changes can be.
+    pub fn search_poll(mut self, interval: Duration) -> Self {
+        self.search_poll = interval.max(MIN_POLL);
+        self
+    }
+    /// Builds without catching the search index up: it neither follows the
+    /// feed nor rebuilds until the first [`Kinfolk::refresh_search`],
+    /// [`Kinfolk::rebuild_search_index`] or
+    /// [`Kinfolk::rebuild_search_with`] (for a host that wants to show a
+    /// rebuild's progress, as `kinfolk reindex` does).
+    pub fn defer_search_catch_up(mut self) -> Self {
+        self.catch_up = false;
+        self
+    }
     /// Builds the service. With a search index, first catches the index up
-    /// with the store: from its last applied feed sequence, or by a full
-    /// rebuild when the index is empty.
+    /// with the store: from its last applied feed sequence, or by a
+    /// rebuild when the index is empty (or was interrupted in a rebuild,
+    /// which continues), unless [`Self::defer_search_catch_up`]; then
+    /// starts the thread that keeps it following the feed (see
+    /// [`Kinfolk::refresh_search`]).
     ///
     /// # Errors
-    /// [`Error::Storage`](crate::Error::Storage) when the store or index fails.
+    /// [`Error::Storage`](crate::Error::Storage) when the store or index
+    /// fails, or the follower thread cannot start.
     pub async fn build(self) -> Result<Kinfolk> {
         let mut reserved: Vec<String> = crate::profile::RESERVED_USERNAMES
             .iter()
             .map(|s| skeleton(s))
             .collect();
         reserved.extend(self.config.reserved_usernames.iter().map(|s| skeleton(s)));
-        let svc = Kinfolk {
+        let search_sync = self.search.as_ref().map(|index| {
+            Arc::new(SearchSync::new(
+                Arc::clone(&self.store),
+                Arc::clone(index),
+                self.config.retry,
+            ))
+        });
+        if let Some(sync) = &search_sync
+            && self.catch_up
+        {
+            sync.catch_up().await?;
+        }
+        let follower = search_sync
+            .as_ref()
+            .map(|sync| Follower::start(Arc::clone(sync), self.search_poll))
+            .transpose()?;
+        Ok(Kinfolk {
             inner: Arc::new(Inner {
                 store: self.store,
                 clock: self.clock,
                 config: self.config,
                 reserved,
                 search: self.search,
-                search_sync: AsyncMutex::new(()),
+                search_sync,
+                follower,
             }),
-        };
-        if svc.inner.search.is_some() {
-            svc.open_search().await?;
-        }
-        Ok(svc)
+        })
     }
 }
 
@@ -170,6 +211,8 @@ impl Kinfolk {
             clock: Arc::new(SystemClock),
             config: Config::default(),
             search: None,
+            search_poll: DEFAULT_POLL,
+            catch_up: true,
         }
     }
 
@@ -216,8 +259,9 @@ impl Kinfolk {
     }
 
     /// Runs a write job — again, in a fresh transaction, after a transient
-    /// failure, as [`Config::retry`] says — then brings the search index up
-    /// to date. The job is `Fn`: it clones what it consumes.
+    /// failure, as [`Config::retry`] says — and returns at its commit; the
+    /// search index's follower is woken to apply it in the background (ADR
+    /// 0010). The job is `Fn`: it clones what it consumes.
     pub(crate) async fn wr<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
@@ -225,10 +269,8 @@ impl Kinfolk {
     {
         let out =
             store::write_retrying(self.inner.store.as_ref(), self.inner.config.retry, f).await?;
-        if self.inner.search.is_some()
-            && let Err(e) = self.sync_search().await
-        {
-            tracing::warn!(error = %e, "search index lags the store; it catches up on the next change");
+        if let Some(follower) = &self.inner.follower {
+            follower.notify();
         }
         Ok(out)
     }

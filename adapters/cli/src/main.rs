@@ -4,12 +4,16 @@
 //! kinfolk serve [--db kinfolk.db] [--store sqlite|redb] [--search-dir DIR] [--listen 127.0.0.1:8080]
 //! kinfolk user add USERNAME "Display Name" [--db kinfolk.db]
 //! kinfolk token --user ID [--ttl 1h]
+//! kinfolk reindex --search-dir DIR [--quiet]
+//! kinfolk trim-feed (--search-dir DIR | --no-index) [--upto SEQ]
 //! ```
 //!
 //! The JWT secret comes from `KINFOLK_JWT_SECRET` or `--jwt-secret-file`.
 //! Each subcommand is one variant of [`Command`] and one function; operator
 //! subcommands (export, import, check, backup, …) are added the same way.
 #![forbid(unsafe_code)]
+
+mod search;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -77,6 +81,10 @@ enum Command {
     User(UserCommand),
     /// Print a bearer token for a user, signed with the configured secret.
     Token(TokenArgs),
+    /// Rebuild the search index from the store (continues an interrupted rebuild).
+    Reindex(search::ReindexArgs),
+    /// Trim the change feed up to what the search index has applied.
+    TrimFeed(search::TrimFeedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +177,8 @@ fn main() -> ExitCode {
                 email,
             }) => user_add(&cli.store, &username, &name, email.as_deref()).await,
             Command::Token(args) => token(args),
+            Command::Reindex(args) => search::reindex(open_store(&cli.store)?, args).await,
+            Command::TrimFeed(args) => search::trim_feed(open_store(&cli.store)?, args).await,
         }
     });
     match result {

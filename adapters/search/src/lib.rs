@@ -99,8 +99,18 @@
 //! [`kinfolk::fold::FOLD_VERSION`], and an index built with another one
 //! (or before the version was recorded) is rebuilt from the store on open.
 //!
-//! The async methods do their (short) blocking work inline: no runtime is
-//! assumed.
+//! Every write — `apply`, `refresh`, `clear`, the background commit — runs on
+//! the index's own writer thread (it owns the tantivy `IndexWriter`); the
+//! async methods send it a command and await its answer, so no tantivy write
+//! blocks the caller's executor and no runtime is assumed. Searches
+//! ([`top`](kinfolk::SearchIndex::top)) read a tantivy `Searcher` inline.
+//!
+//! ## Rebuilds that continue
+//!
+//! While the service rebuilds the index, it records a
+//! [`RebuildMark`](kinfolk::search::RebuildMark) after every batch; the
+//! mark is committed in the payload with the documents applied before it,
+//! so an interrupted rebuild continues from the last committed batch.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -110,14 +120,16 @@ mod schema;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use kinfolk::search::{Boosts, IndexBatch, SearchHit};
-use kinfolk::{Error, Result, SearchIndex, SearchQuery};
+use futures_channel::oneshot;
+use kinfolk::search::{Boosts, IndexBatch, RebuildMark, SearchHit};
+use kinfolk::{Error, Result, SearchIndex, SearchQuery, UserId};
 use tantivy::directory::error::LockError;
 use tantivy::indexer::LogMergePolicy;
 use tantivy::schema::Schema;
@@ -137,33 +149,66 @@ pub(crate) fn storage(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) ->
 const PAYLOAD_PREFIX: &str = "kinfolk-search/2 fold=";
 const PAYLOAD_PREFIX_V1: &str = "kinfolk-search/1 seq=";
 
-fn encode_payload(seq: u64) -> String {
-    format!("{PAYLOAD_PREFIX}{} seq={seq}", kinfolk::fold::FOLD_VERSION)
+/// The mark of a rebuild in progress follows the sequence:
+/// ` rebuild=UPTO,AFTER,DONE` (`AFTER` a user id or `-`).
+const MARK_PREFIX: &str = " rebuild=";
+
+fn encode_payload(seq: u64, mark: Option<&RebuildMark>) -> String {
+    let mut out = format!("{PAYLOAD_PREFIX}{} seq={seq}", kinfolk::fold::FOLD_VERSION);
+    if let Some(m) = mark {
+        let after = m.after.map_or_else(|| "-".to_string(), |id| id.to_string());
+        out.push_str(&format!("{MARK_PREFIX}{},{after},{}", m.upto_seq, m.done));
+    }
+    out
 }
 
 /// What a commit payload says.
 #[derive(Debug, PartialEq, Eq)]
 enum Payload {
-    /// Built with `fold`, covering the feed up to `seq`.
-    Known { fold: u32, seq: u64 },
+    /// Built with `fold`, covering the feed up to `seq`, maybe in the middle
+    /// of a rebuild.
+    Known {
+        fold: u32,
+        seq: u64,
+        mark: Option<RebuildMark>,
+    },
     /// Not a payload this crate writes.
     Unknown,
 }
 
+fn decode_mark(text: &str) -> Option<RebuildMark> {
+    let mut parts = text.split(',');
+    let upto_seq = parts.next()?.parse().ok()?;
+    let after = match parts.next()? {
+        "-" => None,
+        id => Some(id.parse::<UserId>().ok()?),
+    };
+    let done = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some(RebuildMark {
+        upto_seq,
+        after,
+        done,
+    })
+}
+
 fn decode_payload(payload: Option<&str>) -> Payload {
     let parsed = match payload {
-        None => Some((kinfolk::fold::FOLD_VERSION, 0)),
+        None => Some((kinfolk::fold::FOLD_VERSION, 0, None)),
         Some(p) => match p.strip_prefix(PAYLOAD_PREFIX) {
-            Some(rest) => rest
-                .split_once(" seq=")
-                .and_then(|(fold, seq)| Some((fold.parse().ok()?, seq.parse().ok()?))),
+            Some(rest) => rest.split_once(" seq=").and_then(|(fold, rest)| {
+                let (seq, mark) = match rest.split_once(MARK_PREFIX) {
+                    Some((seq, mark)) => (seq, Some(decode_mark(mark)?)),
+                    None => (rest, None),
+                };
+                Some((fold.parse().ok()?, seq.parse().ok()?, mark))
+            }),
             None => p
                 .strip_prefix(PAYLOAD_PREFIX_V1)
-                .and_then(|seq| Some((1, seq.parse().ok()?))),
+                .and_then(|seq| Some((1, seq.parse().ok()?, None))),
         },
     };
     match parsed {
-        Some((fold, seq)) => Payload::Known { fold, seq },
+        Some((fold, seq, mark)) => Payload::Known { fold, seq, mark },
         None => Payload::Unknown,
     }
 }
@@ -209,45 +254,20 @@ impl IndexOptions {
     }
 }
 
-/// What the writer side holds, under one lock.
-struct WriterState {
-    /// `None` only while the index is being dropped.
-    writer: Option<IndexWriter>,
-    /// Highest `upto_seq` applied, pending included.
-    applied_seq: u64,
-    /// Changes (or a new sequence) not committed yet.
-    dirty: bool,
-}
-
+/// What searches, callers and the writer thread share.
 struct Shared {
     fields: Fields,
     reader: IndexReader,
-    state: Mutex<WriterState>,
+    /// Highest `upto_seq` applied, pending included (set by the writer thread).
+    applied_seq: AtomicU64,
+    /// The mark of a rebuild in progress, pending included.
+    mark: Mutex<Option<RebuildMark>>,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, WriterState> {
-        // The state is two plain values and the writer; a panic elsewhere
-        // cannot leave them half-updated in a way a later call could not use.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn commit_locked(&self, st: &mut WriterState) -> Result<()> {
-        let seq = st.applied_seq;
-        let writer = st.writer.as_mut().ok_or_else(closed)?;
-        let mut prepared = writer.prepare_commit().map_err(storage)?;
-        prepared.set_payload(&encode_payload(seq));
-        prepared.commit().map_err(storage)?;
-        st.dirty = false;
-        self.reader.reload().map_err(storage)
-    }
-
-    fn commit_if_dirty(&self) -> Result<()> {
-        let mut st = self.lock();
-        if st.dirty {
-            self.commit_locked(&mut st)?;
-        }
-        Ok(())
+    fn mark(&self) -> MutexGuard<'_, Option<RebuildMark>> {
+        // A plain value: a panic elsewhere cannot leave it half-written.
+        self.mark.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -255,8 +275,132 @@ fn closed() -> Error {
     Error::storage("search index is closed")
 }
 
-struct Committer {
-    stop: Sender<()>,
+/// The answer to a command.
+type Reply = oneshot::Sender<Result<()>>;
+
+/// Work for the writer thread: every tantivy write happens there, never on
+/// the caller's executor.
+enum Command {
+    Apply(IndexBatch, Reply),
+    SetMark(Option<RebuildMark>, Reply),
+    Refresh(Reply),
+    Clear(Reply),
+}
+
+/// The writer thread's state: it owns the `IndexWriter`.
+struct WriterThread {
+    shared: Arc<Shared>,
+    writer: IndexWriter,
+    interval: Duration,
+    /// When pending changes are to be committed (`None`: nothing pending).
+    due: Option<Instant>,
+}
+
+impl WriterThread {
+    fn run(mut self, commands: Receiver<Command>) {
+        loop {
+            let next = match self.due {
+                Some(due) => {
+                    let now = Instant::now();
+                    if now >= due {
+                        self.background_commit();
+                        continue;
+                    }
+                    commands.recv_timeout(due - now)
+                }
+                None => commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match next {
+                Ok(command) => self.handle(command),
+                Err(RecvTimeoutError::Timeout) => self.background_commit(),
+                // The index was dropped; pending changes stay uncommitted
+                // (the service re-applies them from the feed on reopen).
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        // Joins tantivy's indexing and merge threads, so the directory is
+        // free for the next open when the index's drop returns.
+        if let Err(e) = self.writer.wait_merging_threads() {
+            tracing::warn!(error = %e, "search index writer did not shut down cleanly");
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        let (reply, out) = match command {
+            Command::Apply(batch, reply) => (reply, self.apply(&batch)),
+            Command::SetMark(mark, reply) => {
+                *self.shared.mark() = mark;
+                self.pending();
+                (reply, Ok(()))
+            }
+            Command::Refresh(reply) => (
+                reply,
+                if self.due.is_some() {
+                    self.commit()
+                } else {
+                    self.shared.reader.reload().map_err(storage)
+                },
+            ),
+            Command::Clear(reply) => (reply, self.clear()),
+        };
+        // The caller may have gone away (a dropped future): nothing to tell.
+        let _ = reply.send(out);
+    }
+
+    fn pending(&mut self) {
+        if self.due.is_none() {
+            self.due = Some(Instant::now() + self.interval);
+        }
+    }
+
+    fn apply(&mut self, batch: &IndexBatch) -> Result<()> {
+        // Any change counts as pending from here on, even if a later one fails.
+        self.pending();
+        let fields = &self.shared.fields;
+        for doc in &batch.upserts {
+            self.writer.delete_term(fields.id_term(doc.id));
+            self.writer
+                .add_document(fields.document(doc))
+                .map_err(storage)?;
+        }
+        for id in &batch.removals {
+            self.writer.delete_term(fields.id_term(*id));
+        }
+        self.shared
+            .applied_seq
+            .fetch_max(batch.upto_seq, Ordering::AcqRel);
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        let seq = self.shared.applied_seq.load(Ordering::Acquire);
+        let mark = *self.shared.mark();
+        let mut prepared = self.writer.prepare_commit().map_err(storage)?;
+        prepared.set_payload(&encode_payload(seq, mark.as_ref()));
+        prepared.commit().map_err(storage)?;
+        self.due = None;
+        self.shared.reader.reload().map_err(storage)
+    }
+
+    fn background_commit(&mut self) {
+        if let Err(e) = self.commit() {
+            tracing::warn!(error = %e, "search index background commit failed; will retry");
+            self.due = Some(Instant::now() + self.interval);
+        }
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        // Drop what is pending first, so no queued document survives.
+        self.writer.rollback().map_err(storage)?;
+        self.writer.delete_all_documents().map_err(storage)?;
+        self.shared.applied_seq.store(0, Ordering::Release);
+        *self.shared.mark() = None;
+        self.commit()
+    }
+}
+
+struct Worker {
+    commands: Sender<Command>,
     handle: JoinHandle<()>,
 }
 
@@ -265,14 +409,16 @@ struct Committer {
 /// In a batch, upserts are applied before removals, so a user listed in
 /// both ends up removed.
 ///
-/// Cheap to share behind an `Arc`; all methods take `&self`. Dropping it
-/// stops the background commit thread and releases the index directory.
+/// Cheap to share behind an `Arc`; all methods take `&self`. Every write
+/// (apply, commit, clear) runs on the index's own writer thread, which also
+/// commits pending changes in the background; dropping the index stops that
+/// thread and releases the index directory.
 /// Changes applied since the last commit are not committed on drop (call
 /// [`refresh`](SearchIndex::refresh) first to keep them); the service
 /// re-applies them from the change feed on the next open.
 pub struct TantivyIndex {
     shared: Arc<Shared>,
-    committer: Option<Committer>,
+    worker: Option<Worker>,
     location: Option<PathBuf>,
     options: IndexOptions,
 }
@@ -297,6 +443,7 @@ struct Opened {
     writer: IndexWriter,
     reader: IndexReader,
     committed_seq: u64,
+    committed_mark: Option<RebuildMark>,
 }
 
 enum OpenFailure {
@@ -325,7 +472,7 @@ impl TantivyIndex {
             .schema(schema)
             .create_in_ram()
             .map_err(storage)?;
-        let opened = finish_open(index, &options, 0).map_err(|f| match f {
+        let opened = finish_open(index, &options, 0, None).map_err(|f| match f {
             OpenFailure::Busy(e) => e,
             OpenFailure::Damaged(m) => storage(m),
         })?;
@@ -347,6 +494,17 @@ impl TantivyIndex {
     /// or another `TantivyIndex` (in this or another process) has it open.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(dir, IndexOptions::default())
+    }
+
+    /// Whether `dir` holds an index (of any version: [`Self::open`] may
+    /// still rebuild it empty).
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join("kinfolk-no-index-here");
+    /// assert!(!kinfolk_search::TantivyIndex::exists_in(&dir));
+    /// ```
+    pub fn exists_in(dir: impl AsRef<Path>) -> bool {
+        dir.as_ref().join("meta.json").is_file()
     }
 
     /// [`Self::open`] with options.
@@ -379,90 +537,53 @@ impl TantivyIndex {
             writer,
             reader,
             committed_seq,
+            committed_mark,
         } = opened;
         let shared = Arc::new(Shared {
             fields,
             reader,
-            state: Mutex::new(WriterState {
-                writer: Some(writer),
-                applied_seq: committed_seq,
-                dirty: false,
-            }),
+            applied_seq: AtomicU64::new(committed_seq),
+            mark: Mutex::new(committed_mark),
         });
-        let (stop, stopped) = mpsc::channel::<()>();
-        let interval = options.commit_interval;
-        let bg = Arc::clone(&shared);
+        let (commands, received) = mpsc::channel::<Command>();
+        let thread = WriterThread {
+            shared: Arc::clone(&shared),
+            writer,
+            interval: options.commit_interval,
+            due: None,
+        };
         let handle = std::thread::Builder::new()
-            .name("kinfolk-search-commit".into())
-            .spawn(move || {
-                // Ends when the index drops the sender (or sends a stop).
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    if let Err(e) = bg.commit_if_dirty() {
-                        tracing::warn!(error = %e, "search index background commit failed; will retry");
-                    }
-                }
-            })
+            .name("kinfolk-search-writer".into())
+            .spawn(move || thread.run(received))
             .map_err(storage)?;
         Ok(Self {
             shared,
-            committer: Some(Committer { stop, handle }),
+            worker: Some(Worker { commands, handle }),
             location,
             options,
         })
     }
 
-    fn apply_sync(&self, batch: IndexBatch) -> Result<()> {
-        let fields = &self.shared.fields;
-        let mut st = self.shared.lock();
-        let writer = st.writer.as_ref().ok_or_else(closed)?;
-        // Any change counts as pending from here on, even if a later one fails.
-        for doc in &batch.upserts {
-            writer.delete_term(fields.id_term(doc.id));
-            writer.add_document(fields.document(doc)).map_err(storage)?;
-        }
-        for id in &batch.removals {
-            writer.delete_term(fields.id_term(*id));
-        }
-        st.dirty = true;
-        st.applied_seq = st.applied_seq.max(batch.upto_seq);
-        Ok(())
-    }
-
-    fn refresh_sync(&self) -> Result<()> {
-        let mut st = self.shared.lock();
-        if st.dirty {
-            self.shared.commit_locked(&mut st)
-        } else {
-            self.shared.reader.reload().map_err(storage)
-        }
-    }
-
-    fn clear_sync(&self) -> Result<()> {
-        let mut st = self.shared.lock();
-        let writer = st.writer.as_mut().ok_or_else(closed)?;
-        // Drop what is pending first, so no queued document survives.
-        writer.rollback().map_err(storage)?;
-        writer.delete_all_documents().map_err(storage)?;
-        st.applied_seq = 0;
-        st.dirty = true;
-        self.shared.commit_locked(&mut st)
+    /// Sends a command to the writer thread and waits for its answer
+    /// without blocking the caller's executor.
+    async fn call(&self, command: impl FnOnce(Reply) -> Command) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.worker
+            .as_ref()
+            .ok_or_else(closed)?
+            .commands
+            .send(command(reply))
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 }
 
 impl Drop for TantivyIndex {
     fn drop(&mut self) {
-        if let Some(Committer { stop, handle }) = self.committer.take() {
-            drop(stop);
+        if let Some(Worker { commands, handle }) = self.worker.take() {
+            drop(commands);
             if handle.join().is_err() {
-                tracing::warn!("search index commit thread panicked");
-            }
-        }
-        let writer = self.shared.lock().writer.take();
-        if let Some(writer) = writer {
-            // Joins tantivy's indexing and merge threads, so the directory
-            // is free for the next open when drop returns.
-            if let Err(e) = writer.wait_merging_threads() {
-                tracing::warn!(error = %e, "search index writer did not shut down cleanly");
+                tracing::warn!("search index writer thread panicked");
             }
         }
     }
@@ -471,24 +592,32 @@ impl Drop for TantivyIndex {
 #[async_trait]
 impl SearchIndex for TantivyIndex {
     async fn apply(&self, batch: IndexBatch) -> Result<()> {
-        self.apply_sync(batch)
+        self.call(|reply| Command::Apply(batch, reply)).await
     }
 
     async fn applied_seq(&self) -> Result<u64> {
-        Ok(self.shared.lock().applied_seq)
+        Ok(self.shared.applied_seq.load(Ordering::Acquire))
     }
 
     async fn refresh(&self) -> Result<()> {
-        self.refresh_sync()
+        self.call(Command::Refresh).await
     }
 
     async fn clear(&self) -> Result<()> {
-        self.clear_sync()
+        self.call(Command::Clear).await
     }
 
     async fn top(&self, query: &SearchQuery, boosts: &Boosts, k: usize) -> Result<Vec<SearchHit>> {
         let searcher = self.shared.reader.searcher();
         rank::top(&searcher, &self.shared.fields, query, boosts, k)
+    }
+
+    async fn rebuild_mark(&self) -> Result<Option<RebuildMark>> {
+        Ok(*self.shared.mark())
+    }
+
+    async fn set_rebuild_mark(&self, mark: Option<RebuildMark>) -> Result<()> {
+        self.call(|reply| Command::SetMark(mark, reply)).await
     }
 }
 
@@ -498,6 +627,7 @@ fn finish_open(
     index: Index,
     options: &IndexOptions,
     committed_seq: u64,
+    committed_mark: Option<RebuildMark>,
 ) -> std::result::Result<Opened, OpenFailure> {
     let writer: IndexWriter = index
         .writer_with_num_threads(1, options.writer_memory)
@@ -514,6 +644,7 @@ fn finish_open(
         writer,
         reader,
         committed_seq,
+        committed_mark,
     })
 }
 
@@ -549,8 +680,8 @@ fn open_existing(
         return Err(OpenFailure::Damaged("the index has another schema".into()));
     }
     let metas = index.load_metas().map_err(classify)?;
-    let seq = match decode_payload(metas.payload.as_deref()) {
-        Payload::Known { fold, seq } if fold == kinfolk::fold::FOLD_VERSION => seq,
+    let (seq, mark) = match decode_payload(metas.payload.as_deref()) {
+        Payload::Known { fold, seq, mark } if fold == kinfolk::fold::FOLD_VERSION => (seq, mark),
         Payload::Known { fold, .. } => {
             return Err(OpenFailure::Damaged(format!(
                 "built with folding version {fold}, this build folds with version {}",
@@ -564,19 +695,19 @@ fn open_existing(
             )));
         }
     };
-    finish_open(index, options, seq).map(Some)
+    finish_open(index, options, seq, mark).map(Some)
 }
 
 fn create_fresh(dir: &Path, schema: Schema, options: &IndexOptions) -> Result<Opened> {
     remove_index_files(dir)?;
     let index = Index::create_in_dir(dir, schema).map_err(storage)?;
-    let mut opened = finish_open(index, options, 0).map_err(|f| match f {
+    let mut opened = finish_open(index, options, 0, None).map_err(|f| match f {
         OpenFailure::Busy(e) => e,
         OpenFailure::Damaged(m) => storage(m),
     })?;
     // Record the format and sequence 0 at once.
     let mut prepared = opened.writer.prepare_commit().map_err(storage)?;
-    prepared.set_payload(&encode_payload(0));
+    prepared.set_payload(&encode_payload(0, None));
     prepared.commit().map_err(storage)?;
     opened.reader.reload().map_err(storage)?;
     Ok(opened)
@@ -616,20 +747,29 @@ mod tests {
     #[test]
     fn payload_round_trips() {
         let current = kinfolk::fold::FOLD_VERSION;
+        let known = |fold, seq, mark| Payload::Known { fold, seq, mark };
         assert_eq!(
-            decode_payload(Some(&encode_payload(42))),
-            Payload::Known {
-                fold: current,
-                seq: 42
-            }
+            decode_payload(Some(&encode_payload(42, None))),
+            known(current, 42, None)
         );
+        let mark = RebuildMark {
+            upto_seq: 9,
+            after: Some(UserId::new()),
+            done: 1000,
+        };
         assert_eq!(
-            decode_payload(None),
-            Payload::Known {
-                fold: current,
-                seq: 0
-            }
+            decode_payload(Some(&encode_payload(0, Some(&mark)))),
+            known(current, 0, Some(mark))
         );
+        let first = RebuildMark {
+            after: None,
+            ..mark
+        };
+        assert_eq!(
+            decode_payload(Some(&encode_payload(0, Some(&first)))),
+            known(current, 0, Some(first))
+        );
+        assert_eq!(decode_payload(None), known(current, 0, None));
         assert_eq!(decode_payload(Some("garbage")), Payload::Unknown);
         assert_eq!(
             decode_payload(Some("kinfolk-search/1 seq=-1")),
@@ -639,14 +779,22 @@ mod tests {
             decode_payload(Some("kinfolk-search/2 fold=x seq=1")),
             Payload::Unknown
         );
+        assert_eq!(
+            decode_payload(Some("kinfolk-search/2 fold=1 seq=0 rebuild=1,nope,3")),
+            Payload::Unknown
+        );
+        assert_eq!(
+            decode_payload(Some("kinfolk-search/2 fold=1 seq=0 rebuild=1,-,3,4")),
+            Payload::Unknown
+        );
         // The first format predates the folding version: it was version 1.
         assert_eq!(
             decode_payload(Some("kinfolk-search/1 seq=7")),
-            Payload::Known { fold: 1, seq: 7 }
+            known(1, 7, None)
         );
         assert_eq!(
             decode_payload(Some("kinfolk-search/2 fold=9 seq=3")),
-            Payload::Known { fold: 9, seq: 3 }
+            known(9, 3, None)
         );
     }
 

@@ -41,7 +41,8 @@ impl Kinfolk {
     }
 
     /// Deletes feed events up to `upto`, which the host has consumed — never
-    /// past what the search index has applied (the trim stops there).
+    /// past what the search index has applied and made durable (the index
+    /// is caught up and refreshed first; the trim stops at its position).
     /// Returns the sequence actually trimmed up to.
     ///
     /// # Errors
@@ -51,7 +52,11 @@ impl Kinfolk {
         async move {
             let limit = match &self.inner.search {
                 Some(index) => {
+                    // Caught up and committed: the index must hold what it
+                    // claims durably before the feed forgets it (pending
+                    // changes die with the process).
                     self.sync_search().await?;
+                    index.refresh().await?;
                     upto.min(index.applied_seq().await?)
                 }
                 None => upto,

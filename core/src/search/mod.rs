@@ -11,8 +11,10 @@
 //! Facts from the store, at query time: status, discoverable, allow_mentions,
 //! allow_room_invites, blocks both ways, mutes, memberships, list visibility.
 
+pub(crate) mod follow;
 pub(crate) mod service;
 
+pub use follow::LAG_GAUGE;
 pub use service::SearchResult;
 
 use async_trait::async_trait;
@@ -296,6 +298,37 @@ pub struct IndexBatch {
     pub upto_seq: u64,
 }
 
+/// Where an interrupted rebuild stands, as the index records it (with the
+/// documents it covers, so that a rebuild can continue after a crash or a
+/// stopped `kinfolk reindex`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebuildMark {
+    /// The feed sequence the rebuild reflects (the store's last sequence
+    /// when it started; the feed after it is applied once it ends).
+    pub upto_seq: u64,
+    /// The last user id indexed (users are rebuilt in id order); `None`
+    /// before the first batch.
+    pub after: Option<UserId>,
+    /// Users read so far.
+    pub done: u64,
+}
+
+/// How far a search rebuild has come
+/// ([`Kinfolk::rebuild_search_with`](crate::Kinfolk::rebuild_search_with)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RebuildProgress {
+    /// Users read so far (including those of an interrupted run it resumed).
+    pub done: u64,
+    /// Users in the store when the rebuild (or the resumed run) started,
+    /// never less than `done` (users registered meanwhile count in `done`).
+    pub total: u64,
+    /// Whether this rebuild continues an interrupted one.
+    pub resumed: bool,
+    /// The last report: every user is indexed and the position recorded.
+    pub finished: bool,
+}
+
 /// The order of search results: tier, then relationship boost (higher
 /// first), then followers_count (higher first), then id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -351,6 +384,16 @@ pub type Boosts = HashMap<UserId, u8>;
 ///   visible*; visible means within 1 s of `apply` on its own, at once
 ///   after [`SearchIndex::refresh`].
 /// - User text MUST NOT be interpreted as query syntax.
+/// - [`SearchIndex::rebuild_mark`] MUST return the last mark set (pending
+///   included) until [`SearchIndex::clear`] or a `set_rebuild_mark(None)`;
+///   after a reopen, at most the mark of the last durable commit, committed
+///   together with every document applied before it. An index that cannot
+///   record one keeps the defaults (no mark: an interrupted rebuild starts
+///   over).
+///
+/// The service calls these methods from its own follower thread as well as
+/// from callers' tasks; an engine whose work blocks should do it on a
+/// thread of its own, not on the caller's executor.
 #[async_trait]
 pub trait SearchIndex: Send + Sync + fmt::Debug + 'static {
     /// Applies upserts and removals, recording `upto_seq`.
@@ -363,6 +406,17 @@ pub trait SearchIndex: Send + Sync + fmt::Debug + 'static {
     async fn clear(&self) -> Result<()>;
     /// The best `k` matches of `query`, in [`RankKey`] order with `boosts`.
     async fn top(&self, query: &SearchQuery, boosts: &Boosts, k: usize) -> Result<Vec<SearchHit>>;
+    /// The mark of an unfinished rebuild, if any (default: none).
+    async fn rebuild_mark(&self) -> Result<Option<RebuildMark>> {
+        Ok(None)
+    }
+    /// Records (or, with `None`, removes) the mark of a rebuild in progress,
+    /// to be made durable with the documents applied before it (default:
+    /// not recorded).
+    async fn set_rebuild_mark(&self, mark: Option<RebuildMark>) -> Result<()> {
+        let _ = mark;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

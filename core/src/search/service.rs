@@ -2,7 +2,7 @@
 //! answering queries with scope and visibility checked against the store.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
@@ -13,10 +13,10 @@ use crate::page::{
     ListKind, MAX_SEARCH_LIMIT, Page, PageRequest, check_limit, decode_cursor, encode_cursor,
     owner_key,
 };
-use crate::profile::{User, UserSummary};
+use crate::profile::UserSummary;
 use crate::rooms::service::may_add;
 use crate::search::{
-    Boosts, IndexBatch, MatchTier, SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchScope,
+    Boosts, MatchTier, RebuildProgress, SearchHit, SearchIndex, SearchQuery, SearchScope,
 };
 use crate::service::Kinfolk;
 use crate::service::check_viewer;
@@ -34,19 +34,8 @@ pub struct SearchResult {
     pub relationship: Option<Relationship>,
 }
 
-/// Feed events read per catch-up step.
-const SYNC_BATCH: usize = 1000;
 /// Most relationship boosts gathered for the mention scope, per direction.
 const MAX_BOOSTS: usize = 10_000;
-
-fn doc(u: &User) -> SearchDoc {
-    SearchDoc {
-        id: u.id,
-        username: u.username.as_str().to_string(),
-        name: u.name.as_str().to_string(),
-        followers_count: u.counts.followers,
-    }
-}
 
 fn no_index() -> Error {
     Error::Forbidden {
@@ -59,110 +48,63 @@ impl Kinfolk {
         self.inner.search.as_deref().ok_or_else(no_index)
     }
 
-    /// Catches the index up on open: a full rebuild when it has applied
-    /// nothing yet, or claims a feed position the store has not reached (the
-    /// store lost commits the index had seen — possible only with a store
-    /// opened in a non-durable mode; the store would reuse those sequences
-    /// for other events), otherwise from its last applied feed sequence.
-    pub(crate) async fn open_search(&self) -> Result<()> {
-        let applied = self.index()?.applied_seq().await?;
-        let last = self.rd(|tx| tx.last_seq()).await?;
-        if applied == 0 || applied > last {
-            self.rebuild_search_index().await
-        } else {
-            self.sync_search().await
-        }
+    fn search_sync(&self) -> Result<&crate::search::follow::SearchSync> {
+        self.inner.search_sync.as_deref().ok_or_else(no_index)
     }
 
-    /// Applies every feed event the index has not seen. Idempotent; runs
-    /// under a lock so an older state of a user never overwrites a newer one.
+    /// Applies every feed event the index has not seen, under the lock the
+    /// follower takes too (so an older state of a user never overwrites a
+    /// newer one); on a service built with `defer_search_catch_up`, the
+    /// first call catches the index up as `build` would.
     pub(crate) async fn sync_search(&self) -> Result<()> {
-        let index = self.index()?;
-        let _guard = self.inner.search_sync.lock().await;
-        loop {
-            let after = index.applied_seq().await?;
-            // The batch may reflect commits the store has not made durable
-            // yet; the index must not persist them before the store does.
-            let batch = self
-                .rd_durable(move |tx| {
-                    let events = tx.changes_since(after, SYNC_BATCH)?;
-                    let Some(last) = events.last().map(|e| e.seq) else {
-                        return Ok(None);
-                    };
-                    let mut touched: Vec<UserId> = events
-                        .iter()
-                        .flat_map(|e| e.change.users_touched())
-                        .collect();
-                    touched.sort_unstable();
-                    touched.dedup();
-                    let users: HashMap<UserId, User> =
-                        tx.users(&touched)?.into_iter().map(|u| (u.id, u)).collect();
-                    let mut batch = IndexBatch {
-                        upto_seq: last,
-                        ..Default::default()
-                    };
-                    for id in touched {
-                        match users.get(&id) {
-                            Some(u) if u.is_active() => batch.upserts.push(doc(u)),
-                            _ => batch.removals.push(id),
-                        }
-                    }
-                    Ok(Some(batch))
-                })
-                .await?;
-            match batch {
-                Some(b) => index.apply(b).await?,
-                None => return Ok(()),
-            }
-        }
+        self.search_sync()?.catch_up().await
     }
 
-    /// Rebuilds the search index from the store: clears it, indexes every
-    /// active user, and records the feed position the rebuild reflects.
+    /// Rebuilds the search index from the store: indexes every active user
+    /// and records the feed position the rebuild reflects, then applies the
+    /// feed after it. Continues an interrupted rebuild the index recorded
+    /// (see [`Self::rebuild_search_with`]); otherwise clears the index first.
     ///
     /// # Errors
     /// `Forbidden` without an index; `Storage`.
     pub async fn rebuild_search_index(&self) -> Result<()> {
         let span = tracing::info_span!("rebuild_search_index");
-        async move {
-            let index = self.index()?;
-            let _guard = self.inner.search_sync.lock().await;
-            index.clear().await?;
-            // The position first: events after it are re-applied by the next
-            // sync, which is harmless (apply is idempotent).
-            let upto = self.rd(|tx| tx.last_seq()).await?;
-            let mut after: Option<UserId> = None;
-            loop {
-                let users = self.rd(move |tx| tx.users_after(after, SYNC_BATCH)).await?;
-                let Some(last) = users.last().map(|u| u.id) else {
-                    break;
-                };
-                after = Some(last);
-                index
-                    .apply(IndexBatch {
-                        upserts: users.iter().filter(|u| u.is_active()).map(doc).collect(),
-                        removals: Vec::new(),
-                        upto_seq: 0,
-                    })
-                    .await?;
-            }
-            // Until this batch the index claims no position (a crash before it
-            // means a rebuild on open); the documents it claims to reflect
-            // must be durable in the store first.
-            self.inner.store.await_durable().await?;
-            index
-                .apply(IndexBatch {
-                    upto_seq: upto,
-                    ..Default::default()
-                })
-                .await?;
-            index.refresh().await
-        }
-        .instrument(span)
-        .await
+        async move { self.search_sync()?.rebuild(None).await }
+            .instrument(span)
+            .await
     }
 
-    /// Makes every committed change searchable now (otherwise within 1 s).
+    /// [`Self::rebuild_search_index`], reporting progress to `progress`
+    /// (on the caller's task, after every batch of 1,000 users, and once
+    /// more when finished; `total` counts the users first). The index
+    /// records where the rebuild stands with the documents it commits, so a
+    /// rebuild stopped half-way (a crash, a killed `kinfolk reindex`)
+    /// continues from there on the next rebuild, or when a service opens the
+    /// index ([`RebuildProgress::resumed`]). Searches meanwhile see a partial
+    /// index.
+    ///
+    /// ```
+    /// # async fn demo(svc: kinfolk::Kinfolk) -> kinfolk::Result<()> {
+    /// svc.rebuild_search_with(|p| eprintln!("{}/{} users", p.done, p.total)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `Forbidden` without an index; `Storage`.
+    pub async fn rebuild_search_with(
+        &self,
+        progress: impl Fn(RebuildProgress) + Send + Sync,
+    ) -> Result<()> {
+        let span = tracing::info_span!("rebuild_search_index");
+        async move { self.search_sync()?.rebuild(Some(&progress)).await }
+            .instrument(span)
+            .await
+    }
+
+    /// Makes every change committed before the call searchable now: applies
+    /// the feed up to it and refreshes the index. Without it, a change is
+    /// applied in the background after its write returns and searchable
+    /// within about a second (the index's follower, ADR 0010).
     ///
     /// # Errors
     /// `Forbidden` without an index; `Storage`.
