@@ -48,7 +48,7 @@ async fn indexed(dir: &Path, query: &str) -> Vec<UserId> {
 
 async fn feed_len(db: &Path) -> usize {
     let store = kinfolk_sqlite::open(db).unwrap();
-    store::read(store.as_ref(), |tx| tx.changes_since(0, 1000))
+    store::read(&store, |tx| tx.changes_since(0, 1000))
         .await
         .unwrap()
         .len()

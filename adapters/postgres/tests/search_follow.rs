@@ -3,7 +3,8 @@
 //! `refresh_search` and without any in-process notification (B's follower
 //! polls the shared feed when idle; ADR 0010, issue 15). Polled against the
 //! wall clock with the grace the conformance freshness cases give a loaded
-//! machine (1.5 s); the slowest round is printed. Its own test binary, so
+//! machine (`FRESHNESS_GRACE`); the slowest round is printed (the 1 s goal
+//! is measured in BENCHMARKS.md). Its own test binary, so
 //! the other tests' load does not slow B's follower down.
 
 #![allow(clippy::unwrap_used)]
@@ -60,7 +61,7 @@ fn instance_b_finds_what_a_wrote_within_a_second_without_refresh() {
             let start = Instant::now();
             while first_hit(&b, &name).await != Some(z.id) {
                 assert!(
-                    start.elapsed() < Duration::from_millis(1500),
+                    start.elapsed() < kinfolk_conformance::search::FRESHNESS_GRACE,
                     "round {round}: instance B did not find {name} after {:?}",
                     start.elapsed()
                 );
