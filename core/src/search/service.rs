@@ -1,6 +1,7 @@
 //! User search (SPEC §8): keeping the index in step with the store, and
 //! answering queries with scope and visibility checked against the store.
 
+use crate::meter::MeterExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use tracing::Instrument;
@@ -159,6 +160,7 @@ impl Kinfolk {
             index.refresh().await
         }
         .instrument(span)
+        .metered("rebuild_search_index")
         .await
     }
 
@@ -234,6 +236,7 @@ impl Kinfolk {
             }
         }
         .instrument(span)
+        .metered("search_users")
         .await
     }
 }
