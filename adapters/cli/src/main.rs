@@ -4,12 +4,18 @@
 //! kinfolk serve [--db kinfolk.db] [--store sqlite|redb] [--search-dir DIR] [--listen 127.0.0.1:8080]
 //! kinfolk user add USERNAME "Display Name" [--db kinfolk.db]
 //! kinfolk token --user ID [--ttl 1h]
+//! kinfolk check [--search-dir DIR] [--fix-counters]
+//! kinfolk backup DEST
 //! ```
 //!
 //! The JWT secret comes from `KINFOLK_JWT_SECRET` or `--jwt-secret-file`.
 //! Each subcommand is one variant of [`Command`] and one function; operator
 //! subcommands (export, import, check, backup, …) are added the same way.
 #![forbid(unsafe_code)]
+
+mod backup;
+mod check;
+mod metrics;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -77,6 +83,10 @@ enum Command {
     User(UserCommand),
     /// Print a bearer token for a user, signed with the configured secret.
     Token(TokenArgs),
+    /// Check the store (engine, invariants, search index); non-zero exit on any finding.
+    Check(check::CheckArgs),
+    /// Write a consistent copy of the store to a new file while it serves.
+    Backup(backup::BackupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +179,8 @@ fn main() -> ExitCode {
                 email,
             }) => user_add(&cli.store, &username, &name, email.as_deref()).await,
             Command::Token(args) => token(args),
+            Command::Check(args) => check::run(&cli.store, args).await,
+            Command::Backup(args) => backup::run(&cli.store, args).await,
         }
     });
     match result {
@@ -250,7 +262,7 @@ async fn serve(store_args: &StoreArgs, args: ServeArgs) -> Fallible<()> {
         feed_readers: args.feed_readers.clone(),
         ..HttpConfig::default()
     };
-    let app = kinfolk_http::router_with(svc, auth, cfg);
+    let app = metrics::mount(kinfolk_http::router_with(svc.clone(), auth, cfg), &svc)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
