@@ -34,6 +34,9 @@ pub(crate) async fn run(store_args: &StoreArgs, args: CheckArgs) -> Fallible<()>
     let started = Instant::now();
     let mut engine_findings = Vec::new();
     let mut engine_note = None;
+    if matches!(store_args.store, StoreKind::Sqlite) {
+        engine_note = Some("SQLite integrity_check");
+    }
     if matches!(store_args.store, StoreKind::Redb) {
         engine_findings = kinfolk_redb::check_file(&store_args.db)?
             .into_iter()
@@ -79,10 +82,9 @@ fn print_report(report: &CheckReport, engine_note: Option<&str>) {
         println!("FINDING [{}] {f}", f.kind());
     }
     let engine = match (&report.engine, engine_note) {
-        (_, Some(note)) => note.to_string(),
-        (EngineCheck::Ran, None) => "ran".to_string(),
         (EngineCheck::NotSupported(why), None) => format!("not run: {why}"),
-        (other, None) => format!("{other:?}"),
+        (_, Some(note)) => note.to_string(),
+        (_, None) => "ran".to_string(),
     };
     let search = report.search_checked.map_or_else(
         || "no index given".to_string(),

@@ -104,6 +104,32 @@ async fn check_finds_a_corrupted_sqlite_counter_and_fix_counters_repairs_it() {
 }
 
 #[tokio::test]
+async fn check_reports_a_record_that_does_not_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kinfolk.db");
+    let star = {
+        let svc = Kinfolk::builder(kinfolk_sqlite::open(&db).unwrap())
+            .build()
+            .await
+            .unwrap();
+        populate(&svc, 2).await[0]
+    };
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE users SET record = '{\"id\": 1' WHERE json_extract(record, '$.id') = ?1",
+        [star.to_string()],
+    )
+    .unwrap();
+    drop(conn);
+    let (ok, report) = out(kinfolk(&db).arg("check"));
+    assert!(!ok, "{report}");
+    assert!(report.contains("[undecodable]"), "{report}");
+    // Not a counter: --fix-counters cannot make it pass.
+    let (ok, report) = out(kinfolk(&db).args(["check", "--fix-counters"]));
+    assert!(!ok, "{report}");
+}
+
+#[tokio::test]
 async fn check_finds_a_corrupted_redb_counter_and_fix_counters_repairs_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kinfolk.redb");

@@ -273,7 +273,8 @@ impl Kinfolk {
     ///
     /// # Errors
     /// [`Error::Transient`] when the store stays unavailable;
-    /// [`Error::Storage`] when the engine check cannot run or the index fails.
+    /// [`Error::Storage`] when the search index fails. (An engine check
+    /// that fails to run is a [`Finding::Engine`], not an error.)
     pub async fn check(&self) -> Result<CheckReport> {
         let mut findings = Vec::new();
         let engine = match self.inner.store.check_engine().await {
@@ -282,6 +283,13 @@ impl Kinfolk {
                 EngineCheck::Ran
             }
             Err(Error::Unsupported { what }) => EngineCheck::NotSupported(what),
+            // The check could not even run: that is what it found.
+            Err(Error::Storage(e)) => {
+                findings.push(Finding::Engine {
+                    detail: format!("the check failed to run: {e}"),
+                });
+                EngineCheck::Ran
+            }
             Err(e) => return Err(e),
         };
         let scanned = match self.rd(scan).await {
