@@ -45,6 +45,7 @@ pub mod follows;
 pub mod import;
 pub mod lists;
 pub mod model;
+pub mod ops;
 pub mod port;
 pub mod privacy;
 pub mod relevance;

@@ -1430,12 +1430,8 @@ fn collect_ids(v: &Value, out: &mut Vec<UserId>) {
 }
 
 /// The store invariants that concern one user, checked on records read in
-/// one snapshot (the same rules as [`check_invariants`], which scans the
-/// whole store and runs at every sweep): counters equal the edges and
-/// memberships they count, no self edge, no duplicate edge, no follow or
-/// request beside a block in either direction, no follow beside a request
-/// of the same pair, and the user's current name is claimed by the user and
-/// no one else.
+/// one snapshot: core's [`kinfolk::check::user_findings`] (the per-user part
+/// of [`check_invariants`]), each finding as a line.
 pub(crate) fn local_invariants(
     u: &kinfolk::User,
     out: &[Vec<kinfolk::Edge>],
@@ -1444,74 +1440,9 @@ pub(crate) fn local_invariants(
     holder: Option<&kinfolk::profile::UsernameClaim>,
     problems: &mut Vec<String>,
 ) {
-    let idx = |k: EdgeKind| EdgeKind::ALL.iter().position(|x| *x == k).unwrap_or(0);
-    let n = |v: &[Vec<kinfolk::Edge>], k: EdgeKind| v[idx(k)].len() as u64;
-    let who = u.id;
-    let checks = [
-        ("followers", u.counts.followers, n(inc, EdgeKind::Follow)),
-        ("following", u.counts.following, n(out, EdgeKind::Follow)),
-        (
-            "pending_requests",
-            u.counts.pending_requests,
-            n(inc, EdgeKind::Request),
-        ),
-        ("rooms", u.counts.rooms, memberships as u64),
-    ];
-    for (what, counter, actual) in checks {
-        if counter != actual {
-            problems.push(format!("{who}: {what} counter {counter} != {actual}"));
-        }
-    }
-    let blocked = |other: UserId| {
-        out[idx(EdgeKind::Block)].iter().any(|e| e.to == other)
-            || inc[idx(EdgeKind::Block)].iter().any(|e| e.from == other)
-    };
-    for (k, kind) in EdgeKind::ALL.iter().enumerate() {
-        let mut seen = std::collections::HashSet::new();
-        for e in &out[k] {
-            if e.kind != *kind || e.from != who {
-                problems.push(format!("{who}: edge {e:?} under the wrong key"));
-            }
-            if e.to == who {
-                problems.push(format!("{who}: self edge {kind:?}"));
-            }
-            if !seen.insert(e.to) {
-                problems.push(format!("{who}: duplicate {kind:?} edge to {}", e.to));
-            }
-        }
-        for e in &inc[k] {
-            if e.kind != *kind || e.to != who {
-                problems.push(format!("{who}: edge {e:?} under the wrong key"));
-            }
-        }
-        if *kind == EdgeKind::Follow {
-            for e in &out[k] {
-                if out[idx(EdgeKind::Request)].iter().any(|r| r.to == e.to) {
-                    problems.push(format!("{who}: follow beside a request to {}", e.to));
-                }
-            }
-            for e in &inc[k] {
-                if inc[idx(EdgeKind::Request)].iter().any(|r| r.from == e.from) {
-                    problems.push(format!("{who}: follow beside a request from {}", e.from));
-                }
-            }
-        }
-        if matches!(kind, EdgeKind::Follow | EdgeKind::Request) {
-            for other in out[k]
-                .iter()
-                .map(|e| e.to)
-                .chain(inc[k].iter().map(|e| e.from))
-            {
-                if blocked(other) {
-                    problems.push(format!("{who}: {kind:?} with {other} beside a block"));
-                }
-            }
-        }
-    }
-    match holder {
-        Some(c) if c.user == who && c.held_until.is_none() => {}
-        other => problems.push(format!("{who}: current name claimed by {other:?}")),
-    }
+    let mut findings = Vec::new();
+    kinfolk::check::user_findings(u, out, inc, memberships, holder, &mut findings);
+    problems.extend(findings.iter().map(ToString::to_string));
 }
 
 // ---------------------------------------------------------------- runner

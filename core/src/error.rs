@@ -88,6 +88,14 @@ pub enum Error {
     /// attempt failed; a host may answer 503 and let its caller try later.
     #[error("temporarily unavailable: {0}")]
     Transient(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store does not offer this operation (an optional port method such
+    /// as [`Store::backup_to`](crate::Store::backup_to) that it does not
+    /// implement, or cannot perform in its current state). Nothing was done.
+    #[error("not supported by this store: {what}")]
+    Unsupported {
+        /// The operation and, where useful, what to do instead.
+        what: &'static str,
+    },
 }
 
 impl Error {
@@ -159,6 +167,7 @@ impl Error {
             Error::Conflict { .. } => "conflict",
             Error::Storage(_) => "storage",
             Error::Transient(_) => "transient",
+            Error::Unsupported { .. } => "unsupported",
         }
     }
 
@@ -182,6 +191,7 @@ impl Error {
             Error::Conflict { .. } => 409,
             Error::Storage(_) => 500,
             Error::Transient(_) => 503,
+            Error::Unsupported { .. } => 501,
         }
     }
 }

@@ -25,11 +25,13 @@
 
 // Infrastructure: time, configuration, errors, ids, paging, the store port
 // and text folding.
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod fold;
 pub mod id;
+pub mod meter;
 pub mod page;
 pub mod store;
 pub mod text;

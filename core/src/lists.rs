@@ -5,6 +5,7 @@
 //! them; rows the viewer may not see are dropped and the walk goes on until
 //! the page is full, so every page but the last is full.
 
+use crate::meter::MeterExt;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -246,6 +247,7 @@ impl Kinfolk {
         let span = tracing::info_span!("followers", viewer = ?viewer.map(|v| v.to_string()), target = %user);
         self.list(viewer, user, page, Which::Followers)
             .instrument(span)
+            .metered("followers")
             .await
     }
 
@@ -263,6 +265,7 @@ impl Kinfolk {
         let span = tracing::info_span!("following", viewer = ?viewer.map(|v| v.to_string()), target = %user);
         self.list(viewer, user, page, Which::Following)
             .instrument(span)
+            .metered("following")
             .await
     }
 
@@ -281,6 +284,7 @@ impl Kinfolk {
         let span = tracing::info_span!("known_followers", viewer = ?viewer.map(|v| v.to_string()), target = %user);
         self.list(viewer, user, page, Which::Known)
             .instrument(span)
+            .metered("known_followers")
             .await
     }
 
@@ -364,6 +368,7 @@ impl Kinfolk {
             )
         })
         .instrument(span)
+        .metered("follow_requests")
         .await
     }
 }

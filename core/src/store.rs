@@ -121,6 +121,48 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn await_durable(&self) -> Result<()> {
         Ok(())
     }
+
+    /// Runs the storage engine's own consistency check (SQLite's
+    /// `PRAGMA integrity_check`, for example) on the live store and returns
+    /// what it found, one line per problem: empty when the engine is sound.
+    /// Optional (ADR 0004 style): the default answers
+    /// [`Error::Unsupported`]. MUST NOT change stored data and MUST NOT block
+    /// the executor; it MAY take as long as reading the whole store.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the store has no such check or cannot run
+    /// it while open; [`Error::Storage`] when the check itself fails to run.
+    async fn check_engine(&self) -> Result<Vec<String>> {
+        Err(Error::Unsupported {
+            what: "an engine integrity check on a live store",
+        })
+    }
+
+    /// Writes a consistent copy of the store — every write committed before
+    /// the copy began, none after — to a new file at `dest`, while the store
+    /// keeps serving reads and writes. The copy opens as a store of the same
+    /// kind. MUST refuse (with [`Error::Validation`], field `dest`) a `dest`
+    /// that exists, and MUST NOT leave a partial file at `dest` when it
+    /// fails. Optional: the default answers [`Error::Unsupported`].
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the store cannot copy itself (an
+    /// in-memory or server store); [`Error::Validation`] for an existing
+    /// `dest`; [`Error::Storage`] when reading or writing fails.
+    async fn backup_to(&self, dest: &std::path::Path) -> Result<()> {
+        let _ = dest;
+        Err(Error::Unsupported {
+            what: "backup (copy the store with its engine's own tools)",
+        })
+    }
+
+    /// How many jobs wait in the store's queues and have not started yet,
+    /// when the store queues jobs; `None` (the default) when it does not
+    /// know. Cheap: it is sampled for the `kinfolk_store_queue_depth`
+    /// gauge.
+    fn queue_depth(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Reads available inside any transaction.

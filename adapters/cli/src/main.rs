@@ -6,6 +6,8 @@
 //! kinfolk token --user ID [--ttl 1h]
 //! kinfolk reindex --search-dir DIR [--quiet]
 //! kinfolk trim-feed (--search-dir DIR | --no-index) [--upto SEQ]
+//! kinfolk check [--search-dir DIR] [--fix-counters]
+//! kinfolk backup DEST
 //! ```
 //!
 //! The JWT secret comes from `KINFOLK_JWT_SECRET` or `--jwt-secret-file`.
@@ -13,6 +15,9 @@
 //! subcommands (export, import, check, backup, …) are added the same way.
 #![forbid(unsafe_code)]
 
+mod backup;
+mod check;
+mod metrics;
 mod search;
 
 use std::net::SocketAddr;
@@ -85,6 +90,10 @@ enum Command {
     Reindex(search::ReindexArgs),
     /// Trim the change feed up to what the search index has applied.
     TrimFeed(search::TrimFeedArgs),
+    /// Check the store (engine, invariants, search index); non-zero exit on any finding.
+    Check(check::CheckArgs),
+    /// Write a consistent copy of the store to a new file while it serves.
+    Backup(backup::BackupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +188,8 @@ fn main() -> ExitCode {
             Command::Token(args) => token(args),
             Command::Reindex(args) => search::reindex(open_store(&cli.store)?, args).await,
             Command::TrimFeed(args) => search::trim_feed(open_store(&cli.store)?, args).await,
+            Command::Check(args) => check::run(&cli.store, args).await,
+            Command::Backup(args) => backup::run(&cli.store, args).await,
         }
     });
     match result {
@@ -260,7 +271,7 @@ async fn serve(store_args: &StoreArgs, args: ServeArgs) -> Fallible<()> {
         feed_readers: args.feed_readers.clone(),
         ..HttpConfig::default()
     };
-    let app = kinfolk_http::router_with(svc, auth, cfg);
+    let app = metrics::mount(kinfolk_http::router_with(svc.clone(), auth, cfg), &svc)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

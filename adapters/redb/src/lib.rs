@@ -61,6 +61,7 @@
 
 mod codec;
 mod error;
+mod ops;
 mod tables;
 mod threads;
 mod tx;
@@ -77,6 +78,8 @@ use redb::{Builder, Database};
 
 use crate::error::EngineResult;
 use crate::threads::Workers;
+
+pub use crate::ops::check_file;
 
 /// When a committed write reaches the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -327,5 +330,22 @@ impl Store for RedbStore {
         } else {
             Ok(())
         }
+    }
+
+    /// redb checks a file only through a handle no transaction uses: not on
+    /// a live store. [`check_file`] checks the closed file.
+    async fn check_engine(&self) -> Result<Vec<String>> {
+        Err(Error::Unsupported {
+            what: "redb checks its file only when no store has it open (kinfolk_redb::check_file)",
+        })
+    }
+
+    /// Copies every table of one read transaction into a new file (`ops.rs`).
+    async fn backup_to(&self, dest: &Path) -> Result<()> {
+        ops::backup_to(self, dest).await
+    }
+
+    fn queue_depth(&self) -> Option<u64> {
+        Some(ops::queue_depth(self))
     }
 }

@@ -122,6 +122,16 @@ impl Workers {
         rx.await.unwrap_or_else(|_| Err(worker_gone()))
     }
 
+    /// The database, for operations that are not jobs (`ops.rs`: backup).
+    pub(crate) fn database(&self) -> Option<Arc<Database>> {
+        self.db.clone()
+    }
+
+    /// Read jobs waiting for a reader thread.
+    pub(crate) fn read_queue_len(&self) -> usize {
+        self.readers.as_ref().map_or(0, |q| q.len())
+    }
+
     fn send_write(&self, msg: WriteMsg) -> Result<()> {
         match self.writer.as_ref().map(|s| s.send(msg)) {
             Some(Ok(())) => Ok(()),

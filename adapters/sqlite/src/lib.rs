@@ -48,6 +48,7 @@
 
 mod codec;
 mod error;
+mod ops;
 mod schema;
 #[doc(hidden)]
 pub mod sql;
@@ -252,6 +253,20 @@ impl Store for SqliteStore {
             Job::Write(job, reply)
         })
         .await
+    }
+
+    /// `PRAGMA integrity_check` on a connection of its own (`ops.rs`).
+    async fn check_engine(&self) -> Result<Vec<String>> {
+        ops::check_engine(self).await
+    }
+
+    /// SQLite's online backup API on a connection of its own (`ops.rs`).
+    async fn backup_to(&self, dest: &Path) -> Result<()> {
+        ops::backup_to(self, dest).await
+    }
+
+    fn queue_depth(&self) -> Option<u64> {
+        Some(ops::queue_depth(self))
     }
 }
 

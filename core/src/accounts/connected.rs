@@ -1,6 +1,7 @@
 //! Connected accounts (SPEC §9): linking external accounts and finding a
 //! user by one.
 
+use crate::meter::MeterExt;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
@@ -96,6 +97,7 @@ impl Kinfolk {
             Ok(account)
         })
         .instrument(span)
+        .metered("link_account")
         .await
     }
 
@@ -132,6 +134,7 @@ impl Kinfolk {
             }
         })
         .instrument(span)
+        .metered("unlink_account")
         .await
     }
 
@@ -157,6 +160,7 @@ impl Kinfolk {
             Ok(edges::load(tx, account.user)?.summary())
         })
         .instrument(span)
+        .metered("find_by_connected_account")
         .await
     }
 }

@@ -2,6 +2,7 @@
 //! for migrations and benchmark datasets. Same rules as the single commands,
 //! all-or-nothing per batch.
 
+use crate::meter::MeterExt;
 use std::collections::{HashMap, HashSet};
 use tracing::Instrument;
 
@@ -71,6 +72,7 @@ impl Kinfolk {
             Ok(ids)
         })
         .instrument(span)
+        .metered("import_users")
         .await
     }
 
@@ -233,6 +235,7 @@ impl Kinfolk {
             Ok(edges.len() as u64)
         })
         .instrument(span)
+        .metered("import_follows")
         .await
     }
 }

@@ -1,5 +1,6 @@
 //! Account actions (SPEC §9): deactivate, reactivate, delete, export.
 
+use crate::meter::MeterExt;
 use tracing::Instrument;
 
 use crate::accounts::Export;
@@ -52,6 +53,7 @@ impl Kinfolk {
             Ok(true)
         })
         .instrument(span)
+        .metered("deactivate")
         .await
     }
 
@@ -122,6 +124,7 @@ impl Kinfolk {
             Ok(())
         })
         .instrument(span)
+        .metered("delete_account")
         .await
     }
 
@@ -168,6 +171,7 @@ impl Kinfolk {
             })
         })
         .instrument(span)
+        .metered("export")
         .await
     }
 }

@@ -1,5 +1,6 @@
 //! The change feed (SPEC §10) as hosts read it.
 
+use crate::meter::MeterExt;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
@@ -28,6 +29,7 @@ impl Kinfolk {
         let span = tracing::info_span!("changes_since", after);
         self.rd_durable(move |tx| tx.changes_since(after, limit))
             .instrument(span)
+            .metered("changes_since")
             .await
     }
 
@@ -68,6 +70,7 @@ impl Kinfolk {
             .await
         }
         .instrument(span)
+        .metered("trim_changes")
         .await
     }
 }

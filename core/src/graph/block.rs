@@ -1,6 +1,7 @@
 //! Blocks (SPEC §5): a block severs follows both ways and hides each user
 //! from the other.
 
+use crate::meter::MeterExt;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
@@ -50,6 +51,7 @@ impl Kinfolk {
             Ok(true)
         })
         .instrument(span)
+        .metered("block")
         .await
     }
 
@@ -75,6 +77,7 @@ impl Kinfolk {
             Ok(true)
         })
         .instrument(span)
+        .metered("unblock")
         .await
     }
 }

@@ -1,5 +1,6 @@
 //! Follows, follow requests and relationships (SPEC §5).
 
+use crate::meter::MeterExt;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
@@ -126,6 +127,7 @@ impl Kinfolk {
             })
         })
         .instrument(span)
+        .metered("toggle_follow")
         .await
     }
 
@@ -164,6 +166,7 @@ impl Kinfolk {
             Ok(changed)
         })
         .instrument(span)
+        .metered("remove_follower")
         .await
     }
 
@@ -192,6 +195,7 @@ impl Kinfolk {
             edges::relationship(tx, actor, requester, now)
         })
         .instrument(span)
+        .metered("approve_follow_request")
         .await
     }
 
@@ -225,6 +229,7 @@ impl Kinfolk {
             edges::relationship(tx, actor, requester, now)
         })
         .instrument(span)
+        .metered("reject_follow_request")
         .await
     }
 
@@ -273,6 +278,7 @@ impl Kinfolk {
                 .collect())
         })
         .instrument(span)
+        .metered("relationships")
         .await
     }
 }

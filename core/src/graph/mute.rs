@@ -1,6 +1,7 @@
 //! Mutes (SPEC §5): hide a user from the actor's discovery search, for good
 //! or until a time.
 
+use crate::meter::MeterExt;
 use tracing::Instrument;
 
 use crate::clock::Timestamp;
@@ -65,6 +66,7 @@ impl Kinfolk {
             Ok(true)
         })
         .instrument(span)
+        .metered("mute")
         .await
     }
 
@@ -93,6 +95,7 @@ impl Kinfolk {
             Ok(true)
         })
         .instrument(span)
+        .metered("unmute")
         .await
     }
 }

@@ -4,6 +4,7 @@
 //! moving a user to a new name with the old one held, and the migration of
 //! stores written before skeleton claims existed.
 
+use crate::meter::MeterExt;
 use tracing::Instrument;
 
 use crate::clock::Timestamp;
@@ -273,6 +274,7 @@ impl Kinfolk {
             }
         }
         .instrument(span)
+        .metered("migrate_username_skeletons")
         .await
     }
 }

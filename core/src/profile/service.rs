@@ -1,6 +1,7 @@
 //! Users and profiles (SPEC §3): registration, reading and updating a
 //! profile, and the username hold.
 
+use crate::meter::MeterExt;
 use tracing::Instrument;
 
 use crate::clock::Timestamp;
@@ -160,6 +161,7 @@ impl Kinfolk {
             .await
         }
         .instrument(span)
+        .metered("register")
         .await
     }
 
@@ -175,6 +177,7 @@ impl Kinfolk {
             own_profile(tx, user)
         })
         .instrument(span)
+        .metered("me")
         .await
     }
 
@@ -215,6 +218,7 @@ impl Kinfolk {
             )?)))
         })
         .instrument(span)
+        .metered("get_profile")
         .await
     }
 
@@ -296,6 +300,7 @@ impl Kinfolk {
             .await
         }
         .instrument(span)
+        .metered("update_profile")
         .await
     }
 }

@@ -1,5 +1,6 @@
 //! Rooms and memberships (SPEC §7).
 
+use crate::meter::MeterExt;
 use tracing::Instrument;
 
 use crate::clock::Timestamp;
@@ -164,6 +165,7 @@ impl Kinfolk {
             Ok(room)
         })
         .instrument(span)
+        .metered("create_room")
         .await
     }
 
@@ -230,6 +232,7 @@ impl Kinfolk {
             Ok(m)
         })
         .instrument(span)
+        .metered("add_member")
         .await
     }
 
@@ -270,6 +273,7 @@ impl Kinfolk {
             Ok(())
         })
         .instrument(span)
+        .metered("remove_member")
         .await
     }
 
@@ -332,6 +336,7 @@ impl Kinfolk {
             Ok(theirs)
         })
         .instrument(span)
+        .metered("set_role")
         .await
     }
 
@@ -355,6 +360,7 @@ impl Kinfolk {
             Ok(())
         })
         .instrument(span)
+        .metered("leave_room")
         .await
     }
 
@@ -440,6 +446,7 @@ impl Kinfolk {
             })
         })
         .instrument(span)
+        .metered("my_rooms")
         .await
     }
 }

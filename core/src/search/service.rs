@@ -1,6 +1,7 @@
 //! User search (SPEC §8): keeping the index in step with the store, and
 //! answering queries with scope and visibility checked against the store.
 
+use crate::meter::MeterExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use tracing::Instrument;
@@ -71,6 +72,7 @@ impl Kinfolk {
         let span = tracing::info_span!("rebuild_search_index");
         async move { self.search_sync()?.rebuild(None).await }
             .instrument(span)
+            .metered("rebuild_search_index")
             .await
     }
 
@@ -176,6 +178,7 @@ impl Kinfolk {
             }
         }
         .instrument(span)
+        .metered("search_users")
         .await
     }
 }

@@ -1,5 +1,6 @@
 //! Editing settings (SPEC §4): the version check and private → public.
 
+use crate::meter::MeterExt;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
@@ -53,6 +54,7 @@ impl Kinfolk {
             Ok(edges::load(tx, actor)?.settings)
         })
         .instrument(span)
+        .metered("edit_settings")
         .await
     }
 }

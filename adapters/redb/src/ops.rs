@@ -1,0 +1,184 @@
+//! Operations that are not jobs: redb's integrity check on a closed file,
+//! an online backup of a live store, and the queue depth for metrics.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+
+use futures_channel::oneshot;
+use kinfolk::{Error, Result};
+use redb::{
+    Builder, Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    TableError, TableHandle, WriteTransaction,
+};
+
+use crate::RedbStore;
+use crate::error::EngineResult;
+
+/// Runs redb's own integrity check (`Database::check_integrity`: every
+/// page's checksum and the allocator state) on the store file at `path`
+/// and returns what it found, one line per problem — empty when the file is
+/// sound.
+///
+/// redb checks a file only through a handle no transaction is using, so the
+/// file is opened here, by this call alone: it fails while a store (in this
+/// or another process) has the file open. Run it before opening the store,
+/// as `kinfolk check` does. When redb finds damage it can repair (a crash
+/// during a non-durable commit) it repairs the file and this reports that
+/// it did; damage it cannot repair is reported and the file left as it is.
+///
+/// # Errors
+/// [`Error::Storage`] when the file cannot be opened (missing, locked by an
+/// open store, not a redb database).
+///
+/// ```no_run
+/// let problems = kinfolk_redb::check_file("kinfolk.redb")?;
+/// assert!(problems.is_empty(), "{problems:?}");
+/// # Ok::<(), kinfolk::Error>(())
+/// ```
+pub fn check_file(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    if !path.exists() {
+        return Err(Error::storage(format!(
+            "no store file at {}",
+            path.display()
+        )));
+    }
+    let mut db = crate::guard_open(|| Builder::new().open(path))?;
+    let out = match db.check_integrity() {
+        Ok(true) => Vec::new(),
+        Ok(false) => vec![
+            "the file was damaged; redb repaired it (rolled back to its last durable commit)"
+                .to_string(),
+        ],
+        Err(e) => vec![format!("redb integrity check failed: {e}")],
+    };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(db)));
+    Ok(out)
+}
+
+/// Runs `f` on a new thread and waits for its answer without blocking the
+/// executor.
+async fn off_thread<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let (tx, rx) = oneshot::channel();
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| Error::storage(format!("cannot start a thread: {e}")))?;
+    rx.await
+        .unwrap_or_else(|_| Err(Error::storage(format!("the {name} thread stopped"))))
+}
+
+/// A backup: every table of one read transaction (one committed state; the
+/// writer goes on meanwhile) copied into a new redb file, committed
+/// durably, synced and renamed into place.
+pub(crate) async fn backup_to(store: &RedbStore, dest: &Path) -> Result<()> {
+    let db = store
+        .workers
+        .database()
+        .ok_or_else(|| Error::storage("the redb store is closed"))?;
+    let dest = dest.to_owned();
+    off_thread("kinfolk-redb-backup", move || copy(&db, &dest)).await
+}
+
+fn io(what: &str, e: std::io::Error) -> Error {
+    Error::storage(format!("{what}: {e}"))
+}
+
+fn copy(db: &Arc<Database>, dest: &Path) -> Result<()> {
+    if dest.exists() {
+        return Err(Error::validation(
+            "dest",
+            "the file exists; a backup never overwrites",
+        ));
+    }
+    let mut name = dest
+        .file_name()
+        .ok_or_else(|| Error::validation("dest", "names no file"))?
+        .to_os_string();
+    name.push(".partial");
+    let tmp = dest.with_file_name(name);
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("remove an unfinished backup", e)),
+    }
+    let copied = (|| {
+        let src = db.begin_read().engine()?;
+        let out = crate::guard_open(|| Builder::new().create(&tmp))?;
+        let mut w = out.begin_write().engine()?;
+        w.set_durability(redb::Durability::Immediate).engine()?;
+        if src.list_multimap_tables().engine()?.next().is_some() {
+            return Err(Error::storage(
+                "the store has a multimap table the backup does not know",
+            ));
+        }
+        for table in src.list_tables().engine()? {
+            copy_table(&src, &w, table.name())?;
+        }
+        w.commit().engine()?;
+        drop(out);
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io("sync the backup", e))
+    })();
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| io("move the backup into place", e))?;
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("sync the backup's directory", e))?;
+    }
+    Ok(())
+}
+
+/// Copies the table `name` with key and value types `$k`, `$v`; `Ok(false)`
+/// when the table has other types.
+macro_rules! try_copy {
+    ($src:expr, $dst:expr, $name:expr, $k:ty, $v:ty) => {{
+        let def: TableDefinition<'_, $k, $v> = TableDefinition::new($name);
+        match $src.open_table(def) {
+            Err(TableError::TableTypeMismatch { .. }) => false,
+            Err(e) => return Err(crate::error::engine(e)),
+            Ok(from) => {
+                let mut to = $dst.open_table(def).engine()?;
+                for row in from.iter().engine()? {
+                    let (k, v) = row.engine()?;
+                    to.insert(k.value(), v.value()).engine()?;
+                }
+                true
+            }
+        }
+    }};
+}
+
+/// Copies one table, whose key and value types must be among those the
+/// store uses (`tables.rs`); a table of other types fails the backup
+/// rather than be left out.
+fn copy_table(src: &ReadTransaction, dst: &WriteTransaction, name: &str) -> Result<()> {
+    let copied = try_copy!(src, dst, name, &[u8], &[u8])
+        || try_copy!(src, dst, name, &[u8], ())
+        || try_copy!(src, dst, name, &str, u64)
+        || try_copy!(src, dst, name, u64, &[u8]);
+    if copied {
+        Ok(())
+    } else {
+        Err(Error::storage(format!(
+            "table {name} has key and value types the backup does not know"
+        )))
+    }
+}
+
+/// Read jobs waiting for a reader thread (the writer's queue is not
+/// counted: it is a channel without a length).
+pub(crate) fn queue_depth(store: &RedbStore) -> u64 {
+    store.workers.read_queue_len() as u64
+}
