@@ -1,8 +1,9 @@
 //! JSON client input with typed errors (issue 14 item 6).
 //!
 //! `serde_json::from_str` on a [`SettingsPatch`] or a [`ProfileUpdate`]
-//! reports a `serde_json::Error`, accepts a settings sub-object written as an
-//! array (fields by position) and reads `null` as "unchanged". Hosts call
+//! reports a `serde_json::Error` and reads `null` as "unchanged" (a profile
+//! update's derive also reads an array by position; a settings patch's
+//! refuses arrays, see `settings`). Hosts call
 //! [`SettingsPatch::from_json`] and [`ProfileUpdate::from_json`] instead:
 //! every refusal is an [`Error::Validation`] naming the field as a JSON path
 //! (`privacy.private_account`, `display.language`, `name`), and
@@ -195,6 +196,7 @@ impl ProfileUpdate {
     /// assert_eq!(field(r#"{"name":null}"#), "name");
     /// assert_eq!(field(r#"{"username":"no spaces"}"#), "username");
     /// assert_eq!(field(r#"["Ada"]"#), "update");
+    /// assert_eq!(field(r#"{"social_links":[["github","https://github.com/ada"]]}"#), "social_links");
     /// ```
     pub fn from_json(text: &str) -> Result<Self> {
         let value = parse(text, "update")?;
@@ -215,11 +217,24 @@ impl ProfileUpdate {
         leaf::<Bio>(top, "bio", "bio", false)?;
         leaf::<Username>(top, "username", "username", false)?;
         leaf::<SafeUrl>(top, "avatar_url", "avatar_url", true)?;
-        if let Some(Value::Object(_)) = top.get("social_links") {
-            return Err(Error::validation(
-                "social_links",
-                "must be a JSON array of links",
-            ));
+        match top.get("social_links") {
+            Some(Value::Object(_)) => {
+                return Err(Error::validation(
+                    "social_links",
+                    "must be a JSON array of links",
+                ));
+            }
+            // serde's derive would read a link written as an array by
+            // position (`["github", "https://…"]`); a link is an object.
+            Some(Value::Array(items)) => {
+                if let Some(i) = items.iter().position(|v| !v.is_object()) {
+                    return Err(Error::validation(
+                        "social_links",
+                        format!("link {i} must be a JSON object with `kind` and `url`"),
+                    ));
+                }
+            }
+            _ => {}
         }
         leaf::<SocialLinks>(top, "social_links", "social_links", false)?;
         leaf::<Location>(top, "location", "location", true)?;

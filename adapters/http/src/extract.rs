@@ -41,80 +41,77 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
     }
 }
 
-/// Maps a serde error at `path` to a problem: malformed JSON is 400
-/// `bad_request`; a well-formed value of the wrong shape (wrong type, unknown
-/// field, a value a validating type refuses) is 422 `validation` naming the field.
-fn json_problem(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
-    let path = e.path().to_string();
-    let inner = e.into_inner();
-    match inner.classify() {
-        serde_json::error::Category::Data => {
-            let field = if path == "." || path.is_empty() {
-                "body".to_string()
-            } else {
-                path
-            };
-            Problem::validation(field, inner.to_string())
-        }
-        _ => {
-            let mut p = Problem::new(400, "bad_request", format!("malformed JSON: {inner}"));
-            p.field = Some("body".to_string());
-            p
-        }
-    }
-}
-
-/// A request body type: a JSON object, some of whose members must be
-/// objects too.
+/// A request body type and the one parser that reads it.
 ///
-/// serde fills a struct from a JSON array as well (`[null, null]` is a valid
-/// `SettingsPatch` to serde); the API's schema says object, so every place a
-/// struct sits is listed here and checked before deserialising.
-pub(crate) trait JsonBody: DeserializeOwned {
-    /// Members that must be objects when present and not null: top-level
-    /// names, or `name/*` for the items of an array member.
-    const OBJECTS: &'static [&'static str] = &[];
+/// The core types that have a client-JSON reader use it, so the rules
+/// (objects where objects are meant, `null`, unknown and duplicate fields)
+/// and the `field` names of 422 problems are core's
+/// ([`SettingsPatch::from_json`](kinfolk::SettingsPatch::from_json):
+/// `patch`, `privacy`, `privacy.private_account`, …;
+/// [`ProfileUpdate::from_json`](kinfolk::ProfileUpdate::from_json):
+/// `update`, `name`, `social_links`, …). The HTTP layer's own small bodies
+/// and [`NewRoom`](kinfolk::NewRoom) are flat objects read by [`flat`].
+pub(crate) trait JsonBody: Sized {
+    /// Reads the body from text that is well-formed JSON.
+    fn from_json(text: &str) -> Result<Self, Problem>;
 }
 
 impl JsonBody for kinfolk::SettingsPatch {
-    const OBJECTS: &'static [&'static str] = &["notifications", "privacy", "display"];
+    fn from_json(text: &str) -> Result<Self, Problem> {
+        kinfolk::SettingsPatch::from_json(text).map_err(Problem::from)
+    }
 }
-impl JsonBody for kinfolk::ProfileUpdate {
-    const OBJECTS: &'static [&'static str] = &["social_links/*"];
-}
-impl JsonBody for kinfolk::NewRoom {}
 
-fn not_object(field: &str) -> Problem {
-    Problem::validation(field, "must be a JSON object")
+impl JsonBody for kinfolk::ProfileUpdate {
+    fn from_json(text: &str) -> Result<Self, Problem> {
+        kinfolk::ProfileUpdate::from_json(text).map_err(Problem::from)
+    }
+}
+
+impl JsonBody for kinfolk::NewRoom {
+    fn from_json(text: &str) -> Result<Self, Problem> {
+        flat(text)
+    }
+}
+
+/// A flat body (no member is itself a struct): a JSON object, read by serde
+/// with the offending member named (`body` for the whole body). serde fills a
+/// struct from an array too; the schema says object, so that is refused.
+pub(crate) fn flat<T: DeserializeOwned>(text: &str) -> Result<T, Problem> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Problem::validation("body", format!("not JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Problem::validation("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." || path.is_empty() {
+            "body".to_string()
+        } else {
+            path
+        };
+        Problem::validation(field, e.into_inner().to_string())
+    })
+}
+
+/// The body as JSON text: not UTF-8 or not well-formed JSON is 400
+/// `bad_request` on `body` (a 422 is for well-formed JSON of the wrong shape).
+fn json_text(bytes: &[u8]) -> Result<&str, Problem> {
+    let malformed = |detail: String| {
+        let mut p = Problem::new(400, "bad_request", detail);
+        p.field = Some("body".to_string());
+        p
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| malformed(format!("malformed JSON: not UTF-8: {e}")))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map_err(|e| malformed(format!("malformed JSON: {e}")))?;
+    Ok(text)
 }
 
 /// Parses a JSON body into `T` (the one place request bodies are parsed).
 pub(crate) fn parse_json<T: JsonBody>(bytes: &[u8]) -> Result<T, Problem> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        let mut p = Problem::new(400, "bad_request", format!("malformed JSON: {e}"));
-        p.field = Some("body".to_string());
-        p
-    })?;
-    let Some(obj) = value.as_object() else {
-        return Err(not_object("body"));
-    };
-    for path in T::OBJECTS {
-        let (name, items) = match path.strip_suffix("/*") {
-            Some(name) => (name, true),
-            None => (*path, false),
-        };
-        match obj.get(name) {
-            None | Some(serde_json::Value::Null) => {}
-            Some(serde_json::Value::Array(list)) if items => {
-                if let Some(i) = list.iter().position(|v| !v.is_object()) {
-                    return Err(not_object(&format!("{name}[{i}]")));
-                }
-            }
-            Some(v) if !items && !v.is_object() => return Err(not_object(name)),
-            Some(_) => {}
-        }
-    }
-    serde_path_to_error::deserialize(value).map_err(json_problem)
+    T::from_json(json_text(bytes)?)
 }
 
 async fn body_bytes<S: Send + Sync>(req: Request, s: &S) -> Result<Bytes, Problem> {

@@ -367,7 +367,11 @@ pub struct FollowBody {
     pub action: Option<schema::FollowAction>,
 }
 
-impl JsonBody for FollowBody {}
+impl JsonBody for FollowBody {
+    fn from_json(text: &str) -> Result<Self, Problem> {
+        crate::extract::flat(text)
+    }
+}
 
 /// Follow or unfollow a user (the seed's "Toggle follow/unfollow"). Without
 /// an action it flips the state; `follow` / `unfollow` force it and are
@@ -463,7 +467,11 @@ pub struct IdsBody {
     pub ids: Vec<uuid::Uuid>,
 }
 
-impl JsonBody for IdsBody {}
+impl JsonBody for IdsBody {
+    fn from_json(text: &str) -> Result<Self, Problem> {
+        crate::extract::flat(text)
+    }
+}
 
 /// The caller's relationships to up to 100 users, in one call.
 #[derive(Debug, Serialize, ToSchema)]
@@ -632,7 +640,11 @@ pub struct MuteBody {
     pub until: Option<Timestamp>,
 }
 
-impl JsonBody for MuteBody {}
+impl JsonBody for MuteBody {
+    fn from_json(text: &str) -> Result<Self, Problem> {
+        crate::extract::flat(text)
+    }
+}
 
 /// Mute a user, optionally until a time.
 #[utoipa::path(put, path = "/v1/users/{id}/mute", tag = "account", operation_id = "mute",
@@ -783,7 +795,11 @@ pub struct RoleBody {
     pub role: schema::RoomRole,
 }
 
-impl JsonBody for RoleBody {}
+impl JsonBody for RoleBody {
+    fn from_json(text: &str) -> Result<Self, Problem> {
+        crate::extract::flat(text)
+    }
+}
 
 /// Change a member's role (owners and admins, never above their own).
 #[utoipa::path(patch, path = "/v1/rooms/{room}/members/{user}", tag = "rooms", operation_id = "set_role",

@@ -163,45 +163,65 @@ pub struct Settings {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationPatch {
+    #[schema(nullable = false)]
     pub new_follower: Option<bool>,
+    #[schema(nullable = false)]
     pub follow_request: Option<bool>,
+    #[schema(nullable = false)]
     pub mention: Option<bool>,
+    #[schema(nullable = false)]
     pub room_invite: Option<bool>,
+    #[schema(nullable = false)]
     pub email_digest: Option<EmailDigest>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyPatch {
+    #[schema(nullable = false)]
     pub private_account: Option<bool>,
+    #[schema(nullable = false)]
     pub discoverable: Option<bool>,
+    #[schema(nullable = false)]
     pub followers_visibility: Option<ListVisibility>,
+    #[schema(nullable = false)]
     pub following_visibility: Option<ListVisibility>,
+    #[schema(nullable = false)]
     pub show_counts: Option<bool>,
+    #[schema(nullable = false)]
     pub allow_mentions: Option<Audience>,
+    #[schema(nullable = false)]
     pub allow_room_invites: Option<Audience>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisplayPatch {
+    #[schema(nullable = false)]
     pub theme: Option<Theme>,
     /// A BCP 47 language tag.
+    #[schema(nullable = false)]
     pub language: Option<String>,
     /// An IANA time zone name.
+    #[schema(nullable = false)]
     pub timezone: Option<String>,
+    #[schema(nullable = false)]
     pub compact: Option<bool>,
 }
 
-/// A partial settings update: absent (or null) = unchanged, unknown fields
-/// refused. `expected_version` (or the `If-Match` header) guards against
-/// overwriting a newer version.
+/// A partial settings update: absent = unchanged; `null`, unknown fields
+/// and sections written as arrays are refused. `expected_version` (or the
+/// `If-Match` header) guards against overwriting a newer version.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
+    #[schema(nullable = false)]
     pub expected_version: Option<u64>,
+    #[schema(nullable = false)]
     pub notifications: Option<NotificationPatch>,
+    #[schema(nullable = false)]
     pub privacy: Option<PrivacyPatch>,
+    #[schema(nullable = false)]
     pub display: Option<DisplayPatch>,
 }
 
@@ -216,20 +236,24 @@ pub struct SocialLink {
 }
 
 /// A partial profile update: a field left out stays as it is; `avatar_url`
-/// and `location` take `null` to clear.
+/// and `location` take `null` to clear (`null` is refused elsewhere).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
     /// 1–50 characters.
+    #[schema(nullable = false)]
     pub name: Option<String>,
     /// 0–500 characters.
+    #[schema(nullable = false)]
     pub bio: Option<String>,
     /// 3–30 of `A-Z a-z 0-9 _`, at least one letter.
+    #[schema(nullable = false)]
     pub username: Option<String>,
     /// An absolute https URL; `null` clears.
     pub avatar_url: Option<String>,
     /// At most 8 links.
     #[schema(max_items = 8)]
+    #[schema(nullable = false)]
     pub social_links: Option<Vec<SocialLink>>,
     /// 0–100 characters; `null` clears.
     pub location: Option<String>,

@@ -227,6 +227,34 @@ async fn health_ready_and_openapi() {
             }
         }
     }
+    // Which body members take `null` is core's rule (`SettingsPatch::from_json`,
+    // `ProfileUpdate::from_json`); the document says the same.
+    let schemas = &doc["components"]["schemas"];
+    let takes_null = |schema: &str, prop: &str| {
+        let p = &schemas[schema]["properties"][prop];
+        assert!(p.is_object(), "{schema}.{prop} documented");
+        p.to_string().contains("\"null\"")
+    };
+    for (schema, props) in [
+        (
+            "SettingsPatch",
+            &["expected_version", "notifications", "privacy", "display"][..],
+        ),
+        ("PrivacyPatch", &["private_account", "allow_mentions"][..]),
+        ("DisplayPatch", &["theme", "language"][..]),
+        ("NotificationPatch", &["mention", "email_digest"][..]),
+        (
+            "ProfileUpdate",
+            &["name", "bio", "username", "social_links"][..],
+        ),
+    ] {
+        for prop in props {
+            assert!(!takes_null(schema, prop), "{schema}.{prop} refuses null");
+        }
+    }
+    for prop in ["avatar_url", "location"] {
+        assert!(takes_null("ProfileUpdate", prop), "{prop} takes null");
+    }
 }
 
 #[tokio::test]
@@ -482,7 +510,16 @@ async fn bad_bodies_are_4xx_problems_and_change_nothing() {
         }
         rb
     };
-    for path in ["/v1/me/settings", "/v1/me/profile"] {
+    // The whole body's `field` is core's name for it (`SettingsPatch::from_json`,
+    // `ProfileUpdate::from_json`): `patch` / `update`.
+    for (path, whole, dup) in [
+        (
+            "/v1/me/settings",
+            "patch",
+            r#"{"expected_version": 1, "expected_version": 1}"#,
+        ),
+        ("/v1/me/profile", "update", r#"{"bio": "a", "bio": "b"}"#),
+    ] {
         let j = Some("application/json");
         // Malformed JSON.
         let r = s.send(send_raw(path, j, b"{,}".to_vec())).await;
@@ -506,11 +543,14 @@ async fn bad_bodies_are_4xx_problems_and_change_nothing() {
         let r = s
             .send(send_raw(path, j, b"{\"is_admin\": true}".to_vec()))
             .await;
-        r.problem(422, "validation");
+        assert_eq!(r.problem(422, "validation")["field"], whole);
+        // Duplicate keys.
+        let r = s.send(send_raw(path, j, dup.as_bytes().to_vec())).await;
+        assert_eq!(r.problem(422, "validation")["field"], whole);
         // Wrong top-level type.
         for body in ["[1,2]", "[null, null]", "null", "\"x\"", "7"] {
             let r = s.send(send_raw(path, j, body.as_bytes().to_vec())).await;
-            assert_eq!(r.problem(422, "validation")["field"], "body", "{body}");
+            assert_eq!(r.problem(422, "validation")["field"], whole, "{body}");
         }
     }
     // serde would fill a struct from an array; the API refuses it.
@@ -531,7 +571,26 @@ async fn bad_bodies_are_4xx_problems_and_change_nothing() {
             Some(json!({"social_links": [["github", "https://github.com/ada"]]})),
         )
         .await;
-    assert_eq!(r.problem(422, "validation")["field"], "social_links[0]");
+    assert_eq!(r.problem(422, "validation")["field"], "social_links");
+    // `null` where a field cannot be cleared is refused (absent = unchanged).
+    for (path, body, field) in [
+        ("/v1/me/settings", json!({"privacy": null}), "privacy"),
+        (
+            "/v1/me/settings",
+            json!({"privacy": {"private_account": null}}),
+            "privacy.private_account",
+        ),
+        ("/v1/me/settings", json!({"display": ["dark"]}), "display"),
+        ("/v1/me/profile", json!({"name": null}), "name"),
+        (
+            "/v1/me/profile",
+            json!({"social_links": null}),
+            "social_links",
+        ),
+    ] {
+        let r = s.call(Method::PATCH, path, Some(ada), Some(body)).await;
+        assert_eq!(r.problem(422, "validation")["field"], field, "{path}");
+    }
     // Wrong types name the field.
     let r = s
         .call(

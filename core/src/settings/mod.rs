@@ -233,7 +233,7 @@ impl Default for Settings {
 
 /// Partial notification settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[allow(missing_docs)]
 pub struct NotificationPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,7 +250,7 @@ pub struct NotificationPatch {
 
 /// Partial privacy settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[allow(missing_docs)]
 pub struct PrivacyPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,7 +271,7 @@ pub struct PrivacyPatch {
 
 /// Partial display settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[allow(missing_docs)]
 pub struct DisplayPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -295,11 +295,13 @@ pub struct DisplayPatch {
 /// assert!(serde_json::from_str::<kinfolk::SettingsPatch>(r#"{"colour":"red"}"#).is_err());
 /// ```
 ///
-/// Hosts read client JSON with [`SettingsPatch::from_json`]: it refuses
-/// arrays where an object is meant and `null` values, and names the bad
-/// field in [`Error::Validation`] (`privacy.private_account`).
+/// serde refuses a patch or a section written as an array, like
+/// [`SettingsPatch::from_json`] (`{"privacy":[true,false]}` is an error to
+/// both). Hosts read client JSON with `from_json`: it also refuses `null`
+/// values (serde reads them as "unchanged") and names the bad field in
+/// [`Error::Validation`] (`privacy.private_account`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct SettingsPatch {
     /// The version the patch was made against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -314,6 +316,44 @@ pub struct SettingsPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display: Option<DisplayPatch>,
 }
+
+/// serde's derive fills a struct from a sequence too (fields by position:
+/// `{"privacy":[true,false]}`), which [`SettingsPatch::from_json`] refuses.
+/// The patch types derive with `remote = "Self"` (the derived code becomes
+/// inherent `serialize`/`deserialize` functions) and implement the traits
+/// here: serialising is the derived form; deserialising asks the format for a
+/// map and refuses anything else, so `serde_json::from_str` and `from_json`
+/// agree that a patch and each of its sections is a JSON object.
+macro_rules! object_only {
+    ($($ty:ident),*) => {$(
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                $ty::serialize(self, s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                struct Object;
+                impl<'de> serde::de::Visitor<'de> for Object {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a JSON object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        map: A,
+                    ) -> std::result::Result<$ty, A::Error> {
+                        $ty::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                d.deserialize_map(Object)
+            }
+        }
+    )*};
+}
+
+object_only!(NotificationPatch, PrivacyPatch, DisplayPatch, SettingsPatch);
 
 macro_rules! set_if {
     ($changed:ident, $target:expr, $value:expr) => {
@@ -357,5 +397,54 @@ impl Settings {
             set_if!(changed, t.compact, d.compact);
         }
         changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde and `from_json` agree: a patch and each section is an object;
+    /// arrays (fields by position) are refused by both, and what both accept
+    /// reads the same and serialises back to the same JSON.
+    #[test]
+    fn serde_refuses_arrays_like_from_json() -> std::result::Result<(), Box<dyn std::error::Error>>
+    {
+        for bad in [
+            r#"{"privacy":[true,false]}"#,
+            r#"{"notifications":[true]}"#,
+            r#"{"display":["dark"]}"#,
+            r#"{"privacy":[null,null]}"#,
+            r#"[null,{"private_account":true}]"#,
+            r#"[]"#,
+            r#"{"privacy":"private"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<SettingsPatch>(bad).is_err(),
+                "serde accepted {bad}"
+            );
+            assert!(
+                SettingsPatch::from_json(bad).is_err(),
+                "from_json accepted {bad}"
+            );
+            let value: serde_json::Value = serde_json::from_str(bad)?;
+            assert!(
+                serde_json::from_value::<SettingsPatch>(value).is_err(),
+                "{bad}"
+            );
+        }
+        for good in [
+            r#"{}"#,
+            r#"{"expected_version":3,"privacy":{"private_account":true,"allow_mentions":"following"}}"#,
+            r#"{"notifications":{"email_digest":"daily"},"display":{"theme":"dark","language":"pt-BR"}}"#,
+        ] {
+            let a = serde_json::from_str::<SettingsPatch>(good)?;
+            assert_eq!(a, SettingsPatch::from_json(good)?, "{good}");
+            let back = serde_json::to_string(&a)?;
+            assert_eq!(serde_json::from_str::<SettingsPatch>(&back)?, a);
+            let v: serde_json::Value = serde_json::from_str(good)?;
+            assert_eq!(serde_json::to_value(&a)?, v, "{good}");
+        }
+        Ok(())
     }
 }
