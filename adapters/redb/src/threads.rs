@@ -277,37 +277,8 @@ fn not_durable(why: &str) -> kinfolk::Error {
 fn reader_loop(db: &Database, rx: &crossbeam_channel::Receiver<ReadMsg>) {
     // Every idle reader waits on the same queue; a job wakes one of them.
     // The loop ends when the store drops the sending side.
-    while let Ok((job, reply)) = next_read(rx) {
+    while let Ok((job, reply)) = rx.recv() {
         let _ = reply.send(guarded("read", || run_read(db, job)));
-    }
-}
-
-/// How long a reader that has just answered keeps polling its queue before
-/// it sleeps. A caller that reads in a loop sends its next job a few
-/// microseconds after the answer; a polling reader takes it at once instead
-/// of paying a futex wake-up and a context switch (on this class of VM
-/// 5–30 µs when a vCPU has gone idle), which is most of the fixed cost of a
-/// short read. Bounded, so an idle store burns no CPU.
-const READ_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
-
-/// The next job of a reader: polls for [`READ_SPIN`], then blocks.
-fn next_read<T>(
-    rx: &crossbeam_channel::Receiver<T>,
-) -> std::result::Result<T, crossbeam_channel::RecvError> {
-    let until = std::time::Instant::now() + READ_SPIN;
-    loop {
-        for _ in 0..64 {
-            match rx.try_recv() {
-                Ok(job) => return Ok(job),
-                Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                    return Err(crossbeam_channel::RecvError);
-                }
-                Err(crossbeam_channel::TryRecvError::Empty) => std::hint::spin_loop(),
-            }
-        }
-        if std::time::Instant::now() >= until {
-            return rx.recv();
-        }
     }
 }
 
