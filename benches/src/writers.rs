@@ -160,7 +160,7 @@ fn threads_cpu_ns(prefix: &str) -> u64 {
 
 /// CPU time (ns) of every thread of this process except the spin threads.
 fn process_cpu_ns() -> u64 {
-    threads_cpu_ns("") - threads_cpu_ns("bench-spin")
+    threads_cpu_ns("").saturating_sub(threads_cpu_ns("bench-spin"))
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> f64 {
@@ -302,8 +302,8 @@ impl Target {
             }
         });
         let elapsed = t0.elapsed().as_secs_f64();
-        let cpu = (process_cpu_ns() - cpu0) as f64 / 1e3;
-        let writer = (threads_cpu_ns(self.engine.writer_comm()) - writer0) as f64 / 1e3;
+        let cpu = process_cpu_ns().saturating_sub(cpu0) as f64 / 1e3;
+        let writer = threads_cpu_ns(self.engine.writer_comm()).saturating_sub(writer0) as f64 / 1e3;
         drop(svc);
         let n = lat.len() as u64;
         (n, elapsed, lat, writer, cpu)
@@ -350,7 +350,7 @@ impl Target {
             assert!(toggle(false));
         }
         let elapsed = t0.elapsed().as_secs_f64();
-        let cpu = (process_cpu_ns() - cpu0) as f64 / 1e3;
+        let cpu = process_cpu_ns().saturating_sub(cpu0) as f64 / 1e3;
         drop(toggle);
         (lat.len() as u64, elapsed, lat, cpu)
     }
