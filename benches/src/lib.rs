@@ -21,6 +21,7 @@ pub mod rec;
 pub mod redb_base;
 pub mod sqlite_base;
 pub mod work;
+pub mod writers;
 
 use std::path::PathBuf;
 

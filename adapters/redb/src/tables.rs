@@ -255,7 +255,7 @@ pub(crate) fn init_schema(db: &Database) -> Result<()> {
         }
     }
     // Creates the missing tables and checks the types of the present ones.
-    drop(Tables::open_write(&txn)?);
+    Tables::open_all(&txn)?;
     txn.commit().engine()?;
     Ok(())
 }

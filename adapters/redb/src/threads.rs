@@ -36,7 +36,7 @@ use redb::{Database, ReadableDatabase};
 
 use crate::Durability;
 use crate::error::{EngineResult, job_panicked, worker_gone};
-use crate::tx::Tables;
+use crate::tx::{Reading, Tables};
 
 /// A message to the writer.
 enum WriteMsg {
@@ -302,10 +302,10 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 fn run_write(db: &Database, durability: redb::Durability, job: WriteJob) -> Result<Boxed> {
     let mut txn = db.begin_write().engine()?;
     txn.set_durability(durability).engine()?;
-    let out = match Tables::open_write(&txn) {
+    let out = {
+        let mut tables = Tables::new(&txn);
         // Caught here too, so that the transaction is aborted, not unwound.
-        Ok(mut tables) => guarded("write", || job(&mut tables)),
-        Err(e) => Err(e),
+        guarded("write", || job(&mut tables))
     };
     match out {
         Ok(value) => {
@@ -324,7 +324,7 @@ fn run_write(db: &Database, durability: redb::Durability, job: WriteJob) -> Resu
 /// One read job on one read snapshot.
 fn run_read(db: &Database, job: ReadJob) -> Result<Boxed> {
     let txn = db.begin_read().engine()?;
-    let tables = Tables::open_read(&txn)?;
+    let tables = Tables::<Reading>::new(&txn);
     guarded("read", || job(&tables))
 }
 

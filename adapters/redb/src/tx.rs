@@ -8,6 +8,7 @@
 //! a point get right before the insert; redb runs one write transaction at a
 //! time, so nothing can slip in between.
 
+use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::hash::Hash;
 use std::marker::PhantomData;
@@ -19,7 +20,10 @@ use kinfolk::{
     Anchor, Change, ChangeEvent, ConnectedAccount, Edge, EdgeKind, Error, Membership, Result, Room,
     RoomId, Timestamp, User, UserId,
 };
-use redb::{Key, ReadOnlyTable, ReadTransaction, ReadableTable, Table, Value, WriteTransaction};
+use redb::{
+    Key, ReadOnlyTable, ReadTransaction, ReadableTable, Table, TableDefinition, Value,
+    WriteTransaction,
+};
 use serde::de::DeserializeOwned;
 
 use crate::codec::{decode, decode_event, encode, encode_event};
@@ -27,76 +31,129 @@ use crate::error::EngineResult;
 use crate::tables::*;
 
 /// Which kind of transaction the tables belong to.
-pub(crate) trait Mode {
+pub(crate) trait Mode<'t> {
     /// The table type of this mode.
     type T<K: Key + 'static, V: Value + 'static>: ReadableTable<K, V>;
+    /// The transaction type of this mode.
+    type Txn: 't;
+    /// Opens a table in the transaction.
+    fn open<K: Key + 'static, V: Value + 'static>(
+        txn: &'t Self::Txn,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<Self::T<K, V>>;
 }
 
 /// Tables of a read transaction.
 pub(crate) struct Reading;
-impl Mode for Reading {
+impl<'t> Mode<'t> for Reading {
     type T<K: Key + 'static, V: Value + 'static> = ReadOnlyTable<K, V>;
+    type Txn = ReadTransaction;
+    fn open<K: Key + 'static, V: Value + 'static>(
+        txn: &'t ReadTransaction,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<ReadOnlyTable<K, V>> {
+        txn.open_table(table).engine()
+    }
 }
 
 /// Tables of the write transaction `'t`.
 pub(crate) struct Writing<'t>(PhantomData<&'t ()>);
-impl<'t> Mode for Writing<'t> {
+impl<'t> Mode<'t> for Writing<'t> {
     type T<K: Key + 'static, V: Value + 'static> = Table<'t, K, V>;
+    type Txn = WriteTransaction;
+    fn open<K: Key + 'static, V: Value + 'static>(
+        txn: &'t WriteTransaction,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<Table<'t, K, V>> {
+        txn.open_table(table).engine()
+    }
 }
 
 type Bytes = &'static [u8];
 
-/// Every table, opened in one transaction.
-pub(crate) struct Tables<M: Mode> {
-    meta: M::T<&'static str, u64>,
-    users: M::T<Bytes, Bytes>,
-    claims: M::T<Bytes, Bytes>,
-    claims_by_user: M::T<Bytes, ()>,
-    edges: M::T<Bytes, Bytes>,
-    edges_by_from: M::T<Bytes, ()>,
-    edges_by_to: M::T<Bytes, ()>,
-    rooms: M::T<Bytes, Bytes>,
-    memberships: M::T<Bytes, Bytes>,
-    memberships_by_user: M::T<Bytes, ()>,
-    memberships_by_room: M::T<Bytes, ()>,
-    accounts: M::T<Bytes, Bytes>,
-    accounts_by_user: M::T<Bytes, ()>,
-    changes: M::T<u64, Bytes>,
+/// The table in `cell`, opened in `txn` on first use.
+fn lazy<'c, 't, M: Mode<'t>, K: Key + 'static, V: Value + 'static>(
+    cell: &'c OnceCell<M::T<K, V>>,
+    txn: &'t M::Txn,
+    table: TableDefinition<'static, K, V>,
+) -> Result<&'c M::T<K, V>> {
+    if let Some(t) = cell.get() {
+        return Ok(t);
+    }
+    let opened = M::open(txn, table)?;
+    Ok(cell.get_or_init(|| opened))
 }
 
-macro_rules! open_all {
-    ($txn:expr) => {
-        Tables {
-            meta: $txn.open_table(META).engine()?,
-            users: $txn.open_table(USERS).engine()?,
-            claims: $txn.open_table(CLAIMS).engine()?,
-            claims_by_user: $txn.open_table(CLAIMS_BY_USER).engine()?,
-            edges: $txn.open_table(EDGES).engine()?,
-            edges_by_from: $txn.open_table(EDGES_BY_FROM).engine()?,
-            edges_by_to: $txn.open_table(EDGES_BY_TO).engine()?,
-            rooms: $txn.open_table(ROOMS).engine()?,
-            memberships: $txn.open_table(MEMBERSHIPS).engine()?,
-            memberships_by_user: $txn.open_table(MEMBERSHIPS_BY_USER).engine()?,
-            memberships_by_room: $txn.open_table(MEMBERSHIPS_BY_ROOM).engine()?,
-            accounts: $txn.open_table(ACCOUNTS).engine()?,
-            accounts_by_user: $txn.open_table(ACCOUNTS_BY_USER).engine()?,
-            changes: $txn.open_table(CHANGES).engine()?,
+/// The table in `cell`, opened in the write transaction `txn` on first use.
+fn lazy_mut<'c, 't, K: Key + 'static, V: Value + 'static>(
+    cell: &'c mut OnceCell<Table<'t, K, V>>,
+    txn: &'t WriteTransaction,
+    table: TableDefinition<'static, K, V>,
+) -> Result<&'c mut Table<'t, K, V>> {
+    if cell.get().is_none() {
+        let opened = txn.open_table(table).engine()?;
+        // The cell is empty, so the value goes in.
+        let _ = cell.set(opened);
+    }
+    cell.get_mut()
+        .ok_or_else(|| Error::storage("a redb table could not be opened"))
+}
+
+macro_rules! tables {
+    ($($name:ident, $name_mut:ident: $def:ident <$k:ty, $v:ty>;)*) => {
+        /// The tables of one transaction, each opened on first use: a job
+        /// pays only for the tables it touches (a profile read opens two of
+        /// the fourteen, a follow toggle six).
+        pub(crate) struct Tables<'t, M: Mode<'t>> {
+            txn: &'t M::Txn,
+            $($name: OnceCell<M::T<$k, $v>>,)*
+        }
+
+        impl<'t, M: Mode<'t>> Tables<'t, M> {
+            /// The tables of `txn`; none is opened yet.
+            pub(crate) fn new(txn: &'t M::Txn) -> Self {
+                Tables { txn, $($name: OnceCell::new(),)* }
+            }
+            $(
+                fn $name(&self) -> Result<&M::T<$k, $v>> {
+                    lazy::<M, $k, $v>(&self.$name, self.txn, $def)
+                }
+            )*
+        }
+
+        impl<'t> Tables<'t, Writing<'t>> {
+            $(
+                fn $name_mut(&mut self) -> Result<&mut Table<'t, $k, $v>> {
+                    lazy_mut(&mut self.$name, self.txn, $def)
+                }
+            )*
+
+            /// Opens every table (creating the missing ones, checking the
+            /// types of the present ones).
+            pub(crate) fn open_all(txn: &'t WriteTransaction) -> Result<()> {
+                let mut t = Self::new(txn);
+                $(t.$name_mut()?;)*
+                Ok(())
+            }
         }
     };
 }
 
-impl Tables<Reading> {
-    /// Opens every table in a read transaction.
-    pub(crate) fn open_read(txn: &ReadTransaction) -> Result<Self> {
-        Ok(open_all!(txn))
-    }
-}
-
-impl<'t> Tables<Writing<'t>> {
-    /// Opens every table in a write transaction (creating missing ones).
-    pub(crate) fn open_write(txn: &'t WriteTransaction) -> Result<Self> {
-        Ok(open_all!(txn))
-    }
+tables! {
+    meta, meta_mut: META<&'static str, u64>;
+    users, users_mut: USERS<Bytes, Bytes>;
+    claims, claims_mut: CLAIMS<Bytes, Bytes>;
+    claims_by_user, claims_by_user_mut: CLAIMS_BY_USER<Bytes, ()>;
+    edges, edges_mut: EDGES<Bytes, Bytes>;
+    edges_by_from, edges_by_from_mut: EDGES_BY_FROM<Bytes, ()>;
+    edges_by_to, edges_by_to_mut: EDGES_BY_TO<Bytes, ()>;
+    rooms, rooms_mut: ROOMS<Bytes, Bytes>;
+    memberships, memberships_mut: MEMBERSHIPS<Bytes, Bytes>;
+    memberships_by_user, memberships_by_user_mut: MEMBERSHIPS_BY_USER<Bytes, ()>;
+    memberships_by_room, memberships_by_room_mut: MEMBERSHIPS_BY_ROOM<Bytes, ()>;
+    accounts, accounts_mut: ACCOUNTS<Bytes, Bytes>;
+    accounts_by_user, accounts_by_user_mut: ACCOUNTS_BY_USER<Bytes, ()>;
+    changes, changes_mut: CHANGES<u64, Bytes>;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -178,13 +235,13 @@ fn room_id(bytes: [u8; ID]) -> RoomId {
 
 // ---------------------------------------------------------------- reads
 
-impl<M: Mode> ReadTx for Tables<M> {
+impl<'t, M: Mode<'t>> ReadTx for Tables<'t, M> {
     fn user(&self, id: UserId) -> Result<Option<User>> {
-        get(&self.users, &user_key(id), "user")
+        get(self.users()?, &user_key(id), "user")
     }
 
     fn users(&self, ids: &[UserId]) -> Result<Vec<User>> {
-        get_many(&self.users, ids, user_key, "user")
+        get_many(self.users()?, ids, user_key, "user")
     }
 
     fn users_after(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>> {
@@ -196,7 +253,7 @@ impl<M: Mode> ReadTx for Tables<M> {
             .as_ref()
             .map_or(Bound::Unbounded, |k| Bound::Excluded(k.as_slice()));
         let range = self
-            .users
+            .users()?
             .range::<&[u8]>((lower, Bound::Unbounded))
             .engine()?;
         let mut out = Vec::new();
@@ -208,15 +265,21 @@ impl<M: Mode> ReadTx for Tables<M> {
     }
 
     fn username_claim(&self, folded: &str) -> Result<Option<UsernameClaim>> {
-        get(&self.claims, folded.as_bytes(), "username claim")
+        get(self.claims()?, folded.as_bytes(), "username claim")
     }
 
     fn username_claims_of(&self, user: UserId) -> Result<Vec<UsernameClaim>> {
         let (lo, hi) = prefix_bounds(&user_key(user));
         let mut out = Vec::new();
-        for k in scan_keys(&self.claims_by_user, &lo, hi.as_deref(), false, usize::MAX)? {
+        for k in scan_keys(
+            self.claims_by_user()?,
+            &lo,
+            hi.as_deref(),
+            false,
+            usize::MAX,
+        )? {
             let folded = &k[ID..];
-            let claim: UsernameClaim = get(&self.claims, folded, "username claim")?
+            let claim: UsernameClaim = get(self.claims()?, folded, "username claim")?
                 .ok_or_else(|| dangling("username claim"))?;
             if claim.user != user {
                 return Err(dangling("username claim"));
@@ -227,7 +290,7 @@ impl<M: Mode> ReadTx for Tables<M> {
     }
 
     fn edge(&self, kind: EdgeKind, from: UserId, to: UserId) -> Result<Option<Edge>> {
-        get(&self.edges, &edge_key(kind, from, to), "edge")
+        get(self.edges()?, &edge_key(kind, from, to), "edge")
     }
 
     fn edges(
@@ -262,8 +325,8 @@ impl<M: Mode> ReadTx for Tables<M> {
         // The index key is (kind, end, seq, other end): a page needs nothing
         // else, so the edge records are not read.
         let (index, at) = match anchor {
-            Anchor::From(u) => (&self.edges_by_from, u),
-            Anchor::To(u) => (&self.edges_by_to, u),
+            Anchor::From(u) => (self.edges_by_from()?, u),
+            Anchor::To(u) => (self.edges_by_to()?, u),
         };
         let prefix = edge_index_prefix(kind, at);
         let (lo, hi) = seq_bounds(&prefix, 0, before);
@@ -297,15 +360,19 @@ impl<M: Mode> ReadTx for Tables<M> {
     }
 
     fn room(&self, id: RoomId) -> Result<Option<Room>> {
-        get(&self.rooms, &room_key(id), "room")
+        get(self.rooms()?, &room_key(id), "room")
     }
 
     fn rooms(&self, ids: &[RoomId]) -> Result<Vec<Room>> {
-        get_many(&self.rooms, ids, room_key, "room")
+        get_many(self.rooms()?, ids, room_key, "room")
     }
 
     fn membership(&self, room: RoomId, user: UserId) -> Result<Option<Membership>> {
-        get(&self.memberships, &membership_key(room, user), "membership")
+        get(
+            self.memberships()?,
+            &membership_key(room, user),
+            "membership",
+        )
     }
 
     fn memberships_of(
@@ -317,7 +384,7 @@ impl<M: Mode> ReadTx for Tables<M> {
         let prefix = user_key(user);
         let (lo, hi) = seq_bounds(&prefix, 0, before);
         let mut out = Vec::new();
-        for k in scan_keys(&self.memberships_by_user, &lo, Some(&hi), true, limit)? {
+        for k in scan_keys(self.memberships_by_user()?, &lo, Some(&hi), true, limit)? {
             let (seq, room) =
                 split_seq_key(ID, &k).ok_or_else(|| Error::corrupt("membership index key"))?;
             let m = self
@@ -342,7 +409,7 @@ impl<M: Mode> ReadTx for Tables<M> {
         let prefix = room_key(room);
         let (lo, hi) = seq_bounds(&prefix, start, None);
         let mut out = Vec::new();
-        for k in scan_keys(&self.memberships_by_room, &lo, Some(&hi), false, limit)? {
+        for k in scan_keys(self.memberships_by_room()?, &lo, Some(&hi), false, limit)? {
             let (seq, user) =
                 split_seq_key(ID, &k).ok_or_else(|| Error::corrupt("membership index key"))?;
             let m = self
@@ -375,7 +442,7 @@ impl<M: Mode> ReadTx for Tables<M> {
         external_id: &str,
     ) -> Result<Option<ConnectedAccount>> {
         get(
-            &self.accounts,
+            self.accounts()?,
             &account_key(provider, external_id),
             "connected account",
         )
@@ -385,13 +452,13 @@ impl<M: Mode> ReadTx for Tables<M> {
         let (lo, hi) = prefix_bounds(&user_key(user));
         let mut out: Vec<ConnectedAccount> = Vec::new();
         for k in scan_keys(
-            &self.accounts_by_user,
+            self.accounts_by_user()?,
             &lo,
             hi.as_deref(),
             false,
             usize::MAX,
         )? {
-            let account: ConnectedAccount = get(&self.accounts, &k[ID..], "connected account")?
+            let account: ConnectedAccount = get(self.accounts()?, &k[ID..], "connected account")?
                 .ok_or_else(|| dangling("connected account"))?;
             if account.user != user {
                 return Err(dangling("connected account"));
@@ -408,7 +475,7 @@ impl<M: Mode> ReadTx for Tables<M> {
             return Ok(Vec::new());
         }
         let range = self
-            .changes
+            .changes()?
             .range::<u64>((Bound::Excluded(after), Bound::Unbounded))
             .engine()?;
         let mut out = Vec::new();
@@ -427,7 +494,7 @@ impl<M: Mode> ReadTx for Tables<M> {
 
     fn last_seq(&self) -> Result<u64> {
         Ok(self
-            .meta
+            .meta()?
             .get(LAST_SEQ_KEY)
             .engine()?
             .map_or(0, |g| g.value()))
@@ -444,7 +511,7 @@ impl<M: Mode> ReadTx for Tables<M> {
         keys.sort_unstable();
         let mut out = vec![false; pairs.len()];
         for (key, i) in keys {
-            out[i] = self.edges.get(key.as_slice()).engine()?.is_some();
+            out[i] = self.edges()?.get(key.as_slice()).engine()?.is_some();
         }
         Ok(out)
     }
@@ -452,15 +519,15 @@ impl<M: Mode> ReadTx for Tables<M> {
 
 // ---------------------------------------------------------------- writes
 
-impl WriteTx for Tables<Writing<'_>> {
+impl<'t> WriteTx for Tables<'t, Writing<'t>> {
     fn append_change(&mut self, at: Timestamp, change: Change) -> Result<u64> {
         let seq = self
             .last_seq()?
             .checked_add(1)
             .ok_or_else(|| Error::storage("change-feed sequence numbers are exhausted"))?;
         let bytes = encode_event(&ChangeEvent { seq, at, change })?;
-        self.changes.insert(seq, bytes.as_slice()).engine()?;
-        self.meta.insert(LAST_SEQ_KEY, seq).engine()?;
+        self.changes_mut()?.insert(seq, bytes.as_slice()).engine()?;
+        self.meta_mut()?.insert(LAST_SEQ_KEY, seq).engine()?;
         Ok(seq)
     }
 
@@ -473,14 +540,14 @@ impl WriteTx for Tables<Writing<'_>> {
         let mut seq = first;
         for change in changes {
             let bytes = encode_event(&ChangeEvent { seq, at, change })?;
-            self.changes.insert(seq, bytes.as_slice()).engine()?;
+            self.changes_mut()?.insert(seq, bytes.as_slice()).engine()?;
             seqs.push(seq);
             seq = seq
                 .checked_add(1)
                 .ok_or_else(|| Error::storage("change-feed sequence numbers are exhausted"))?;
         }
         if let Some(&last) = seqs.last() {
-            self.meta.insert(LAST_SEQ_KEY, last).engine()?;
+            self.meta_mut()?.insert(LAST_SEQ_KEY, last).engine()?;
         }
         Ok(seqs)
     }
@@ -488,7 +555,7 @@ impl WriteTx for Tables<Writing<'_>> {
     fn trim_changes(&mut self, upto: u64) -> Result<u64> {
         let mut gone = 0;
         for entry in self
-            .changes
+            .changes_mut()?
             .extract_from_if::<u64, _>(..=upto, |_, _| true)
             .engine()?
         {
@@ -500,19 +567,24 @@ impl WriteTx for Tables<Writing<'_>> {
 
     fn put_user(&mut self, user: &User) -> Result<()> {
         let bytes = encode("user", user)?;
-        self.users
+        self.users_mut()?
             .insert(user_key(user.id).as_slice(), bytes.as_slice())
             .engine()?;
         Ok(())
     }
 
     fn delete_user(&mut self, id: UserId) -> Result<()> {
-        self.users.remove(user_key(id).as_slice()).engine()?;
+        self.users_mut()?.remove(user_key(id).as_slice()).engine()?;
         Ok(())
     }
 
     fn insert_username_claim(&mut self, claim: &UsernameClaim) -> Result<()> {
-        if self.claims.get(claim.folded.as_bytes()).engine()?.is_some() {
+        if self
+            .claims()?
+            .get(claim.folded.as_bytes())
+            .engine()?
+            .is_some()
+        {
             return Err(Error::UsernameTaken);
         }
         self.write_claim(claim)
@@ -520,7 +592,7 @@ impl WriteTx for Tables<Writing<'_>> {
 
     fn update_username_claim(&mut self, claim: &UsernameClaim) -> Result<()> {
         let old: Option<UsernameClaim> =
-            get(&self.claims, claim.folded.as_bytes(), "username claim")?;
+            get(self.claims()?, claim.folded.as_bytes(), "username claim")?;
         let Some(old) = old else {
             // As the reference store: the service only updates claims it read.
             return Err(Error::corrupt(format!(
@@ -529,7 +601,7 @@ impl WriteTx for Tables<Writing<'_>> {
             )));
         };
         if old.user != claim.user {
-            self.claims_by_user
+            self.claims_by_user_mut()?
                 .remove(claim_index_key(old.user, &old.folded).as_slice())
                 .engine()?;
         }
@@ -537,12 +609,13 @@ impl WriteTx for Tables<Writing<'_>> {
     }
 
     fn delete_username_claim(&mut self, folded: &str) -> Result<()> {
-        let old: Option<UsernameClaim> = match self.claims.remove(folded.as_bytes()).engine()? {
-            Some(guard) => Some(decode("username claim", guard.value())?),
-            None => None,
-        };
+        let old: Option<UsernameClaim> =
+            match self.claims_mut()?.remove(folded.as_bytes()).engine()? {
+                Some(guard) => Some(decode("username claim", guard.value())?),
+                None => None,
+            };
         if let Some(old) = old {
-            self.claims_by_user
+            self.claims_by_user_mut()?
                 .remove(claim_index_key(old.user, folded).as_slice())
                 .engine()?;
         }
@@ -551,19 +624,23 @@ impl WriteTx for Tables<Writing<'_>> {
 
     fn insert_edge(&mut self, edge: &Edge) -> Result<()> {
         let key = edge_key(edge.kind, edge.from, edge.to);
-        if self.edges.get(key.as_slice()).engine()?.is_some() {
+        if self.edges()?.get(key.as_slice()).engine()?.is_some() {
             return Err(Error::Conflict {
                 reason: "edge exists",
             });
         }
         let bytes = encode("edge", edge)?;
-        self.edges
+        self.edges_mut()?
             .insert(key.as_slice(), bytes.as_slice())
             .engine()?;
         let by_from = edge_index_key(edge.kind, edge.from, edge.seq, edge.to);
-        self.edges_by_from.insert(by_from.as_slice(), ()).engine()?;
+        self.edges_by_from_mut()?
+            .insert(by_from.as_slice(), ())
+            .engine()?;
         let by_to = edge_index_key(edge.kind, edge.to, edge.seq, edge.from);
-        self.edges_by_to.insert(by_to.as_slice(), ()).engine()?;
+        self.edges_by_to_mut()?
+            .insert(by_to.as_slice(), ())
+            .engine()?;
         Ok(())
     }
 
@@ -579,7 +656,7 @@ impl WriteTx for Tables<Writing<'_>> {
         for (key, edge) in &keys {
             let bytes = encode("edge", *edge)?;
             if self
-                .edges
+                .edges_mut()?
                 .insert(key.as_slice(), bytes.as_slice())
                 .engine()?
                 .is_some()
@@ -595,7 +672,9 @@ impl WriteTx for Tables<Writing<'_>> {
             .collect();
         index.sort_unstable();
         for k in &index {
-            self.edges_by_from.insert(k.as_slice(), ()).engine()?;
+            self.edges_by_from_mut()?
+                .insert(k.as_slice(), ())
+                .engine()?;
         }
         index.clear();
         index.extend(
@@ -605,14 +684,14 @@ impl WriteTx for Tables<Writing<'_>> {
         );
         index.sort_unstable();
         for k in &index {
-            self.edges_by_to.insert(k.as_slice(), ()).engine()?;
+            self.edges_by_to_mut()?.insert(k.as_slice(), ()).engine()?;
         }
         Ok(())
     }
 
     fn delete_edge(&mut self, kind: EdgeKind, from: UserId, to: UserId) -> Result<Option<Edge>> {
         let old: Option<Edge> = match self
-            .edges
+            .edges_mut()?
             .remove(edge_key(kind, from, to).as_slice())
             .engine()?
         {
@@ -620,10 +699,10 @@ impl WriteTx for Tables<Writing<'_>> {
             None => None,
         };
         if let Some(e) = &old {
-            self.edges_by_from
+            self.edges_by_from_mut()?
                 .remove(edge_index_key(kind, from, e.seq, to).as_slice())
                 .engine()?;
-            self.edges_by_to
+            self.edges_by_to_mut()?
                 .remove(edge_index_key(kind, to, e.seq, from).as_slice())
                 .engine()?;
         }
@@ -632,32 +711,32 @@ impl WriteTx for Tables<Writing<'_>> {
 
     fn put_room(&mut self, room: &Room) -> Result<()> {
         let bytes = encode("room", room)?;
-        self.rooms
+        self.rooms_mut()?
             .insert(room_key(room.id).as_slice(), bytes.as_slice())
             .engine()?;
         Ok(())
     }
 
     fn delete_room(&mut self, id: RoomId) -> Result<()> {
-        self.rooms.remove(room_key(id).as_slice()).engine()?;
+        self.rooms_mut()?.remove(room_key(id).as_slice()).engine()?;
         Ok(())
     }
 
     fn put_membership(&mut self, m: &Membership) -> Result<()> {
         let key = membership_key(m.room, m.user);
-        let old: Option<Membership> = get(&self.memberships, &key, "membership")?;
+        let old: Option<Membership> = get(self.memberships()?, &key, "membership")?;
         if let Some(old) = old {
             self.unindex_membership(&old)?;
         }
         let bytes = encode("membership", m)?;
-        self.memberships
+        self.memberships_mut()?
             .insert(key.as_slice(), bytes.as_slice())
             .engine()?;
         let (room, user) = (room_key(m.room), user_key(m.user));
-        self.memberships_by_user
+        self.memberships_by_user_mut()?
             .insert(seq_index_key(user, m.seq, room).as_slice(), ())
             .engine()?;
-        self.memberships_by_room
+        self.memberships_by_room_mut()?
             .insert(seq_index_key(room, m.seq, user).as_slice(), ())
             .engine()?;
         Ok(())
@@ -665,7 +744,7 @@ impl WriteTx for Tables<Writing<'_>> {
 
     fn delete_membership(&mut self, room: RoomId, user: UserId) -> Result<Option<Membership>> {
         let old: Option<Membership> = match self
-            .memberships
+            .memberships_mut()?
             .remove(membership_key(room, user).as_slice())
             .engine()?
         {
@@ -680,17 +759,17 @@ impl WriteTx for Tables<Writing<'_>> {
 
     fn insert_connected_account(&mut self, account: &ConnectedAccount) -> Result<()> {
         let key = account_key(&account.provider, &account.external_id);
-        if self.accounts.get(key.as_slice()).engine()?.is_some() {
+        if self.accounts()?.get(key.as_slice()).engine()?.is_some() {
             return Err(Error::Conflict {
                 reason: "connected account already linked",
             });
         }
         let bytes = encode("connected account", account)?;
-        self.accounts
+        self.accounts_mut()?
             .insert(key.as_slice(), bytes.as_slice())
             .engine()?;
         let index = account_index_key(account.user, &account.provider, &account.external_id);
-        self.accounts_by_user
+        self.accounts_by_user_mut()?
             .insert(index.as_slice(), ())
             .engine()?;
         Ok(())
@@ -702,37 +781,42 @@ impl WriteTx for Tables<Writing<'_>> {
         external_id: &str,
     ) -> Result<Option<ConnectedAccount>> {
         let key = account_key(provider, external_id);
-        let old: Option<ConnectedAccount> = match self.accounts.remove(key.as_slice()).engine()? {
-            Some(guard) => Some(decode("connected account", guard.value())?),
-            None => None,
-        };
+        let old: Option<ConnectedAccount> =
+            match self.accounts_mut()?.remove(key.as_slice()).engine()? {
+                Some(guard) => Some(decode("connected account", guard.value())?),
+                None => None,
+            };
         if let Some(a) = &old {
             let index = account_index_key(a.user, provider, external_id);
-            self.accounts_by_user.remove(index.as_slice()).engine()?;
+            self.accounts_by_user_mut()?
+                .remove(index.as_slice())
+                .engine()?;
         }
         Ok(old)
     }
 }
 
-impl Tables<Writing<'_>> {
+impl<'t> Tables<'t, Writing<'t>> {
     /// Writes a claim and its `(user, folded)` index entry.
     fn write_claim(&mut self, claim: &UsernameClaim) -> Result<()> {
         let bytes = encode("username claim", claim)?;
-        self.claims
+        self.claims_mut()?
             .insert(claim.folded.as_bytes(), bytes.as_slice())
             .engine()?;
         let index = claim_index_key(claim.user, &claim.folded);
-        self.claims_by_user.insert(index.as_slice(), ()).engine()?;
+        self.claims_by_user_mut()?
+            .insert(index.as_slice(), ())
+            .engine()?;
         Ok(())
     }
 
     /// Removes the two order-index entries of a membership.
     fn unindex_membership(&mut self, m: &Membership) -> Result<()> {
         let (room, user) = (room_key(m.room), user_key(m.user));
-        self.memberships_by_user
+        self.memberships_by_user_mut()?
             .remove(seq_index_key(user, m.seq, room).as_slice())
             .engine()?;
-        self.memberships_by_room
+        self.memberships_by_room_mut()?
             .remove(seq_index_key(room, m.seq, user).as_slice())
             .engine()?;
         Ok(())

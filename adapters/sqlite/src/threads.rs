@@ -57,7 +57,7 @@ pub(crate) enum Job {
 /// Starts the writer thread. It also serves read jobs when the store has no
 /// readers, each between two write transactions.
 pub(crate) fn spawn_writer(conn: Connection, jobs: Receiver<Job>) -> Result<JoinHandle<()>> {
-    spawn("kinfolk-sqlite-writer".to_owned(), move || {
+    spawn("kinfolk-sql-wr".to_owned(), move || {
         let mut next: Option<Job> = None;
         loop {
             let job = match next.take() {
@@ -94,7 +94,7 @@ pub(crate) fn spawn_reader(
     conn: Connection,
     jobs: Receiver<Job>,
 ) -> Result<JoinHandle<()>> {
-    spawn(format!("kinfolk-sqlite-reader-{n}"), move || {
+    spawn(format!("kinfolk-sql-rd{n}"), move || {
         loop {
             // Every idle reader waits on the same queue; a job wakes one of them.
             match jobs.recv() {
@@ -109,6 +109,9 @@ pub(crate) fn spawn_reader(
     })
 }
 
+/// Names stay within the 15 bytes Linux keeps per thread (`/proc/*/task/*/comm`),
+/// so tools — and the writers bench, which measures the writer's CPU — can
+/// tell the writer from the readers.
 fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
     thread::Builder::new()
         .name(name)

@@ -5,7 +5,8 @@
 //! ```text
 //! kinfolk-scale build <sqlite|redb> <dir> <users>   # generate + bulk import, writes <dir>/fixture.json
 //! kinfolk-scale query <sqlite|redb> <dir> [iters]   # open, query, report
-//!                                                    # (KINFOLK_SCALE_REDB_CACHE_MIB=128: redb cache)
+//!                                                    # (KINFOLK_SCALE_REDB_CACHE_MIB=256: redb cache;
+//!                                                    #  =redb: redb's own default, up to 1 GiB)
 //! ```
 //! The query process never runs the generator, so its RSS is the store's
 //! (plus the small fixture: request targets chosen at build time).
@@ -26,9 +27,12 @@ fn open(kind: &str, dir: &Path) -> Arc<dyn Store> {
         "sqlite" => Arc::new(kinfolk_sqlite::open(dir.join(SQLITE_FILE)).expect("open sqlite")),
         "redb" => {
             // `KINFOLK_SCALE_REDB_CACHE_MIB` sets redb's page cache (default:
-            // redb's own, up to 1 GiB, which the RSS figure then includes).
+            // the store's, `kinfolk_redb::DEFAULT_CACHE_SIZE`; `redb`: redb's
+            // own, up to 1 GiB, which the RSS figure then includes).
             let mut options = kinfolk_redb::Options::default();
-            if let Some(mib) = std::env::var("KINFOLK_SCALE_REDB_CACHE_MIB")
+            if std::env::var("KINFOLK_SCALE_REDB_CACHE_MIB").as_deref() == Ok("redb") {
+                options.cache_size = None;
+            } else if let Some(mib) = std::env::var("KINFOLK_SCALE_REDB_CACHE_MIB")
                 .ok()
                 .and_then(|v| v.parse::<usize>().ok())
             {
