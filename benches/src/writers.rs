@@ -182,8 +182,8 @@ pub struct Target {
 
 fn open_store(engine: Engine, path: &Path) -> Arc<dyn Store> {
     match engine {
-        Engine::Sqlite => kinfolk_sqlite::open(path).expect("open the sqlite store"),
-        Engine::Redb => kinfolk_redb::open(path).expect("open the redb store"),
+        Engine::Sqlite => Arc::new(kinfolk_sqlite::open(path).expect("open the sqlite store")),
+        Engine::Redb => Arc::new(kinfolk_redb::open(path).expect("open the redb store")),
     }
 }
 
