@@ -78,8 +78,9 @@ fn start() -> Cluster {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("{msg}");
         }
-        println!("SKIPPED kinfolk-postgres tests: {msg}");
-        eprintln!("SKIPPED kinfolk-postgres tests: {msg}");
+        // Straight to the file descriptor: the test harness captures `eprintln!`.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED kinfolk-postgres tests: {msg}");
         std::process::exit(0);
     };
     let root = Command::new("id")
@@ -343,6 +344,40 @@ pub struct PgDb {
     pub url: String,
     pub dir: tempfile::TempDir,
     pub pool: usize,
+    pub order: kinfolk_postgres::FeedOrder,
+    /// Held by a database in `TransactionId` order for its whole life.
+    _alone: Option<Alone>,
+}
+
+/// One database at a time: in `TransactionId` order a reader's feed horizon
+/// is held back by any transaction in flight on the cluster that it cannot
+/// prove belongs to another database, so another test's writes may hide a
+/// test's own last events for a moment and `last_seq` may move without a
+/// write of its own (the contract allows it: increasing, visible once
+/// nothing older is in flight). The conformance cases compare `last_seq`
+/// before and after a refused command, so the `TransactionId` cases run one
+/// at a time.
+struct Alone;
+
+static ALONE: (std::sync::Mutex<bool>, std::sync::Condvar) =
+    (std::sync::Mutex::new(false), std::sync::Condvar::new());
+
+impl Alone {
+    fn take() -> Self {
+        let mut busy = ALONE.0.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy {
+            busy = ALONE.1.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy = true;
+        Alone
+    }
+}
+
+impl Drop for Alone {
+    fn drop(&mut self) {
+        *ALONE.0.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        ALONE.1.notify_one();
+    }
 }
 
 impl PgDb {
@@ -353,14 +388,28 @@ impl PgDb {
             url,
             dir: tempfile::tempdir().unwrap(),
             pool: 4,
+            order: kinfolk_postgres::FeedOrder::Commit,
+            _alone: None,
         }
+    }
+
+    /// A fresh database whose feed is in `order`; in `TransactionId` order
+    /// no other such database exists at the same time (see [`Alone`]).
+    pub fn with_order(order: kinfolk_postgres::FeedOrder) -> Self {
+        let alone = (order == kinfolk_postgres::FeedOrder::TransactionId).then(Alone::take);
+        let mut db = Self::new();
+        db._alone = alone;
+        db.order = order;
+        db
     }
 
     /// Opens a store on this database (on a plain thread, as a service would at start-up).
     pub fn store(&self) -> kinfolk::Result<Arc<kinfolk_postgres::PostgresStore>> {
         let url = self.url.clone();
-        let pool = self.pool;
-        kinfolk_postgres::open_with(&url, kinfolk_postgres::Options::default().pool_size(pool))
+        let options = kinfolk_postgres::Options::default()
+            .pool_size(self.pool)
+            .feed_order(self.order);
+        kinfolk_postgres::open_with(&url, options)
     }
 }
 
