@@ -58,6 +58,9 @@ mod pool;
 mod schema;
 #[doc(hidden)]
 pub mod sql;
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub mod testing;
 mod tx;
 
 use std::fmt;
