@@ -241,3 +241,24 @@ statements! {
                           WHERE id = 1 AND EXISTS (SELECT 1 FROM d)) \
                     SELECT count(*) FROM d";
 }
+
+#[cfg(test)]
+mod tests {
+    use super::put_users_then;
+
+    #[test]
+    fn commit_batch_quotes_each_record_with_a_tag_it_does_not_contain() {
+        let id = uuid::Uuid::nil();
+        let plain = put_users_then(&[(id, r#"{"bio":"it's"}"#.to_owned())], "COMMIT");
+        assert!(plain.contains(r#"$k0${"bio":"it's"}$k0$"#), "{plain}");
+        assert!(plain.ends_with("; COMMIT"), "{plain}");
+        let hostile = put_users_then(
+            &[(id, r#"{"bio":"$k0$'); DROP TABLE users; --"}"#.to_owned())],
+            "COMMIT",
+        );
+        assert!(
+            hostile.contains(r#"$k1${"bio":"$k0$'); DROP TABLE users; --"}$k1$"#),
+            "{hostile}"
+        );
+    }
+}
