@@ -110,6 +110,19 @@ pub async fn seq(svc: &Kinfolk) -> u64 {
     svc.last_change_seq().await.expect("last_change_seq")
 }
 
+/// How many feed events there are after sequence number `after`: what a
+/// command appended since [`seq`] returned `after` (the contract promises
+/// increasing sequence numbers, not dense ones).
+///
+/// # Panics
+/// When the store fails.
+pub async fn events_after(svc: &Kinfolk, after: u64) -> usize {
+    svc.changes_since(after, 1000)
+        .await
+        .expect("changes_since")
+        .len()
+}
+
 /// Runs a typed read job directly on the service's store.
 ///
 /// # Panics

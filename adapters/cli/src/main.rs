@@ -1,7 +1,7 @@
 //! `kinfolk`: serve the kinfolk API over HTTP and operate a store.
 //!
 //! ```text
-//! kinfolk serve [--db kinfolk.db] [--store sqlite|redb] [--search-dir DIR] [--listen 127.0.0.1:8080]
+//! kinfolk serve [--db kinfolk.db] [--store sqlite|redb|postgres] [--search-dir DIR] [--listen 127.0.0.1:8080]
 //! kinfolk user add USERNAME "Display Name" [--db kinfolk.db]
 //! kinfolk token --user ID [--ttl 1h]
 //! kinfolk reindex --search-dir DIR [--quiet]
@@ -11,6 +11,9 @@
 //! ```
 //!
 //! The JWT secret comes from `KINFOLK_JWT_SECRET` or `--jwt-secret-file`.
+//! With `--store postgres` the data lives in the PostgreSQL database named by
+//! `--postgres-url` or `KINFOLK_POSTGRES_URL` (`--db` is not used), for every
+//! subcommand; several `kinfolk serve` processes may share one database.
 //! Each subcommand is one variant of [`Command`] and one function; operator
 //! subcommands (export, import, check, backup, …) are added the same way.
 #![forbid(unsafe_code)]
@@ -44,12 +47,32 @@ struct Cli {
 /// Where the data lives (every subcommand takes these).
 #[derive(Debug, Args)]
 struct StoreArgs {
-    /// The store file.
+    /// The store file (SQLite and redb).
     #[arg(long, global = true, default_value = "kinfolk.db", env = "KINFOLK_DB")]
     db: PathBuf,
     /// The store engine.
     #[arg(long, global = true, value_enum, default_value_t = StoreKind::Sqlite)]
     store: StoreKind,
+    /// The PostgreSQL connection string, with `--store postgres`: a URL
+    /// (`postgresql://user:password@host:5432/dbname`) or `key=value` pairs
+    /// (`host=/run/postgresql dbname=kinfolk`). Prefer the environment: a
+    /// password on the command line shows in the process list.
+    #[arg(
+        long,
+        global = true,
+        env = "KINFOLK_POSTGRES_URL",
+        hide_env_values = true
+    )]
+    postgres_url: Option<String>,
+    /// Connections of this process to PostgreSQL, with `--store postgres`
+    /// (the server's `max_connections` must cover the sum over processes).
+    #[arg(
+        long,
+        global = true,
+        env = "KINFOLK_POSTGRES_POOL",
+        default_value_t = 8
+    )]
+    postgres_pool: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -58,6 +81,8 @@ enum StoreKind {
     Sqlite,
     /// redb (one process at a time).
     Redb,
+    /// PostgreSQL 15+ (several processes on one database; see `--postgres-url`).
+    Postgres,
 }
 
 /// Where the token secret or key comes from.
@@ -205,6 +230,16 @@ fn open_store(args: &StoreArgs) -> Fallible<Arc<dyn kinfolk::Store>> {
     Ok(match args.store {
         StoreKind::Sqlite => Arc::new(kinfolk_sqlite::open(&args.db)?),
         StoreKind::Redb => Arc::new(kinfolk_redb::open(&args.db)?),
+        StoreKind::Postgres => {
+            let url = args
+                .postgres_url
+                .as_deref()
+                .ok_or("--store postgres needs --postgres-url or KINFOLK_POSTGRES_URL")?;
+            Arc::new(kinfolk_postgres::open_with(
+                url,
+                kinfolk_postgres::Options::default().pool_size(args.postgres_pool),
+            )?)
+        }
     })
 }
 

@@ -4,12 +4,15 @@
 //! on disk so that commits really wait for the WAL flush, `KINFOLK_PG_URL`
 //! uses an existing server), imports `KINFOLK_PG_BENCH_USERS` users
 //! (100,000 by default), then measures, in the same run:
-//! - the round trips of a follow toggle (counted by the store);
-//! - a follow toggle and two reads through the store and service vs a
-//!   hand-written `postgres` floor doing the same work with the statements
-//!   a person would write;
+//! - the round trips of a follow toggle (counted by the store), "old" (a
+//!   store opened with `Options::batching(false)`: every port call one
+//!   statement) and "new" (the default: `src/known.rs`);
+//! - a follow toggle, old / new / a hand-written `postgres` floor doing the
+//!   same work with the statements a person would write, alternating in
+//!   `KINFOLK_PG_BENCH_ROUNDS` rounds (5); two reads, store vs floor;
 //! - durable write throughput (follow toggles on disjoint pairs) with 1, 8
-//!   and 32 concurrent clients, for both feed orders.
+//!   and 32 concurrent clients, old and new alternating, for both feed
+//!   orders.
 //!
 //! `KINFOLK_PG_TMP=/tmp cargo run --release -p kinfolk-postgres --example pg_bench`
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -184,22 +187,32 @@ fn main() {
     let users = env_num("KINFOLK_PG_BENCH_USERS", 100_000);
     let iters = env_num("KINFOLK_PG_BENCH_ITERS", 500);
     let secs = env_num("KINFOLK_PG_BENCH_SECS", 3) as f64;
+    let rounds = env_num("KINFOLK_PG_BENCH_ROUNDS", 5);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()
         .unwrap();
-    println!("users={users} iters={iters} throughput window={secs}s");
+    println!("users={users} iters={iters} rounds={rounds} throughput window={secs}s");
     for order in [FeedOrder::Commit, FeedOrder::TransactionId] {
         let db = PgDb::new();
-        let store = Arc::new(
-            kinfolk_postgres::open_with(
-                &db.url,
-                Options::default().pool_size(32).feed_order(order),
+        let open = |batching: bool| {
+            Arc::new(
+                kinfolk_postgres::open_with(
+                    &db.url,
+                    Options::default()
+                        .pool_size(32)
+                        .feed_order(order)
+                        .batching(batching),
+                )
+                .unwrap(),
             )
-            .unwrap(),
-        );
+        };
+        // "old": every port call one statement (before the per-transaction
+        // cache); "new": the default.
+        let (old_store, store) = (open(false), open(true));
         rt.block_on(async {
+            let old = Kinfolk::builder(old_store.clone()).build().await.unwrap();
             let svc = Kinfolk::builder(store.clone()).build().await.unwrap();
             let t = Instant::now();
             let mut ids = Vec::with_capacity(users);
@@ -218,25 +231,68 @@ fn main() {
                     .await
                     .unwrap();
             }
-            let (a, b) = (ids[100], ids[101]);
-            let r0 = round_trips();
-            svc.toggle_follow(a, b, None).await.unwrap();
-            let r1 = round_trips();
-            svc.toggle_follow(a, b, None).await.unwrap();
-            let r2 = round_trips();
-            println!(
-                "[{order:?}] round trips: follow {}, unfollow {} (BEGIN and COMMIT included)",
-                r1 - r0,
-                r2 - r1
-            );
-            // Store: toggle, me, followers page.
-            let t = Instant::now();
-            for i in 0..iters {
-                svc.toggle_follow(ids[200 + i % 100], ids[300 + i % 97], None)
-                    .await
-                    .unwrap();
+            for (name, s) in [("old", &old), ("new", &svc)] {
+                let (a, b) = (ids[100], ids[101]);
+                // Warm the statement cache of the connections first.
+                for _ in 0..64 {
+                    s.toggle_follow(a, b, None).await.unwrap();
+                }
+                let r0 = round_trips();
+                s.toggle_follow(a, b, None).await.unwrap();
+                let r1 = round_trips();
+                s.toggle_follow(a, b, None).await.unwrap();
+                let r2 = round_trips();
+                println!(
+                    "[{order:?}] {name}: round trips: follow {}, unfollow {} (BEGIN and COMMIT included)",
+                    r1 - r0,
+                    r2 - r1
+                );
             }
-            let store_toggle = per_op(t, iters);
+            // Toggles, alternating old / new / floor in rounds.
+            let per = (iters / rounds).max(1);
+            let fids: Arc<Vec<Uuid>> = Arc::new(ids.iter().take(1000).map(|i| *i.as_uuid()).collect());
+            let (mut t_old, mut t_new, mut t_floor) = (0.0, 0.0, 0.0);
+            for r in 0..rounds {
+                let t = Instant::now();
+                for i in 0..per {
+                    old.toggle_follow(ids[200 + i % 100], ids[300 + (r * per + i) % 97], None)
+                        .await
+                        .unwrap();
+                }
+                t_old += per_op(t, per);
+                let t = Instant::now();
+                for i in 0..per {
+                    svc.toggle_follow(ids[600 + i % 100], ids[700 + (r * per + i) % 97], None)
+                        .await
+                        .unwrap();
+                }
+                t_new += per_op(t, per);
+                if order == FeedOrder::Commit {
+                    let url = db.url.clone();
+                    let fids = fids.clone();
+                    t_floor += common::blocking(move || {
+                        let mut f = Floor {
+                            c: postgres::Client::connect(&url, postgres::NoTls).unwrap(),
+                        };
+                        let t = Instant::now();
+                        for i in 0..per {
+                            f.toggle(fids[400 + i % 100], fids[500 + (r * per + i) % 97]);
+                        }
+                        per_op(t, per)
+                    });
+                }
+            }
+            let n = rounds as f64;
+            let (t_old, t_new, t_floor) = (t_old / n, t_new / n, t_floor / n);
+            if order == FeedOrder::Commit {
+                println!(
+                    "[{order:?}] follow toggle: old {t_old:.0} µs ({:.2} of floor), new {t_new:.0} µs ({:.2} of floor), floor {t_floor:.0} µs",
+                    t_old / t_floor,
+                    t_new / t_floor
+                );
+            } else {
+                println!("[{order:?}] follow toggle: old {t_old:.0} µs, new {t_new:.0} µs ({:.2} of old)", t_new / t_old);
+            }
             let t = Instant::now();
             for i in 0..iters {
                 svc.me(ids[i % 1000]).await.unwrap();
@@ -251,16 +307,11 @@ fn main() {
             let store_followers = per_op(t, iters);
             if order == FeedOrder::Commit {
                 let url = db.url.clone();
-                let fids: Vec<Uuid> = ids.iter().take(1000).map(|i| *i.as_uuid()).collect();
-                let (floor_toggle, floor_me, floor_followers) = common::blocking(move || {
+                let fids = fids.clone();
+                let (floor_me, floor_followers) = common::blocking(move || {
                     let mut f = Floor {
                         c: postgres::Client::connect(&url, postgres::NoTls).unwrap(),
                     };
-                    let t = Instant::now();
-                    for i in 0..iters {
-                        f.toggle(fids[400 + i % 100], fids[500 + i % 97]);
-                    }
-                    let toggle = per_op(t, iters);
                     let t = Instant::now();
                     for i in 0..iters {
                         f.me(fids[i % 1000]);
@@ -270,12 +321,8 @@ fn main() {
                     for _ in 0..iters {
                         assert_eq!(f.followers(fids[0]).len(), 20);
                     }
-                    (toggle, me, per_op(t, iters))
+                    (me, per_op(t, iters))
                 });
-                println!(
-                    "[{order:?}] follow toggle: store {store_toggle:.0} µs, floor {floor_toggle:.0} µs, ratio {:.2}",
-                    store_toggle / floor_toggle
-                );
                 println!(
                     "[{order:?}] me: store {store_me:.0} µs, floor {floor_me:.0} µs, ratio {:.2}",
                     store_me / floor_me
@@ -285,19 +332,14 @@ fn main() {
                     store_followers / floor_followers
                 );
             } else {
-                println!(
-                    "[{order:?}] follow toggle {store_toggle:.0} µs, me {store_me:.0} µs, followers page {store_followers:.0} µs"
-                );
+                println!("[{order:?}] me {store_me:.0} µs, followers page {store_followers:.0} µs");
             }
-            let one = throughput(&svc, &ids, 1, secs).await;
-            let eight = throughput(&svc, &ids, 8, secs).await;
-            let many = throughput(&svc, &ids, 32, secs).await;
-            println!(
-                "[{order:?}] durable toggles/s: 1 client {one:.0}, 8 clients {eight:.0} ({:.2}x), 32 clients {many:.0} ({:.2}x)",
-                eight / one,
-                many / one
-            );
+            for clients in [1, 8, 32] {
+                let o = throughput(&old, &ids, clients, secs).await;
+                let n = throughput(&svc, &ids, clients, secs).await;
+                println!("[{order:?}] durable toggles/s, {clients} clients: old {o:.0}, new {n:.0}");
+            }
         });
-        drop(store);
+        drop((old_store, store));
     }
 }

@@ -54,10 +54,14 @@
 
 mod codec;
 mod error;
+mod known;
 mod pool;
 mod schema;
 #[doc(hidden)]
 pub mod sql;
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub mod testing;
 mod tx;
 
 use std::fmt;
@@ -138,6 +142,12 @@ pub struct Options {
     /// The feed order a new database is created with; [`FeedOrder::Commit`]
     /// by default. Opening a database created with another order fails.
     pub feed_order: FeedOrder,
+    /// Whether a transaction answers repeated point reads from what it read
+    /// or wrote and sends its user writes with the next statement or its
+    /// `COMMIT` (`src/known.rs`); on by default. Off only to measure the
+    /// difference (BENCHMARKS.md).
+    #[doc(hidden)]
+    pub batching: bool,
 }
 
 impl Default for Options {
@@ -146,6 +156,7 @@ impl Default for Options {
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
             feed_order: FeedOrder::Commit,
+            batching: true,
         }
     }
 }
@@ -159,6 +170,12 @@ impl Options {
     /// Sets [`Options::feed_order`].
     pub fn feed_order(mut self, order: FeedOrder) -> Self {
         self.feed_order = order;
+        self
+    }
+    /// Sets `Options::batching` (for benchmarks).
+    #[doc(hidden)]
+    pub fn batching(mut self, on: bool) -> Self {
+        self.batching = on;
         self
     }
     /// Sets [`Options::connect_timeout`].
@@ -216,7 +233,7 @@ pub fn open_with(url: &str, options: Options) -> Result<PostgresStore> {
         .join()
         .map_err(|_| Error::storage("opening the PostgreSQL store panicked"))?;
     migrated?;
-    PostgresStore::start(config, options.pool_size.max(1), order)
+    PostgresStore::start(config, options.pool_size.max(1), order, options.batching)
 }
 
 /// A kinfolk [`Store`] on PostgreSQL. Made by [`open`] or [`open_with`],
@@ -234,7 +251,12 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    fn start(config: postgres::Config, pool_size: usize, order: FeedOrder) -> Result<Self> {
+    fn start(
+        config: postgres::Config,
+        pool_size: usize,
+        order: FeedOrder,
+        batching: bool,
+    ) -> Result<Self> {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let target = format!(
             "{:?}/{}",
@@ -248,9 +270,13 @@ impl PostgresStore {
         };
         for n in 0..pool_size {
             // On an error `store` drops here, which stops the threads started so far.
-            store
-                .workers
-                .push(pool::spawn_worker(n, config.clone(), order, queue.clone())?);
+            store.workers.push(pool::spawn_worker(
+                n,
+                config.clone(),
+                order,
+                batching,
+                queue.clone(),
+            )?);
         }
         Ok(store)
     }

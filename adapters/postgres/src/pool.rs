@@ -62,6 +62,7 @@ pub(crate) fn spawn_worker(
     n: usize,
     config: Config,
     order: FeedOrder,
+    batching: bool,
     jobs: Receiver<Job>,
 ) -> Result<JoinHandle<()>> {
     thread::Builder::new()
@@ -69,13 +70,13 @@ pub(crate) fn spawn_worker(
         .spawn(move || {
             let mut slot: Option<Conn> = None;
             while let Ok(job) = jobs.recv() {
-                serve(&mut slot, &config, order, job);
+                serve(&mut slot, &config, order, batching, job);
             }
         })
         .map_err(|e| Error::storage(format!("cannot start a PostgreSQL worker thread: {e}")))
 }
 
-fn serve(slot: &mut Option<Conn>, config: &Config, order: FeedOrder, job: Job) {
+fn serve(slot: &mut Option<Conn>, config: &Config, order: FeedOrder, batching: bool, job: Job) {
     let reply_canceled = match &job {
         Job::Read(_, r) | Job::Write(_, r) => r.is_canceled(),
     };
@@ -89,7 +90,7 @@ fn serve(slot: &mut Option<Conn>, config: &Config, order: FeedOrder, job: Job) {
     let conn = match slot {
         Some(conn) => conn,
         None => match schema::connect(config) {
-            Ok(client) => slot.insert(Conn::new(client, order)),
+            Ok(client) => slot.insert(Conn::new(client, order, batching)),
             Err(e) => {
                 let reply = match job {
                     Job::Read(_, r) | Job::Write(_, r) => r,
@@ -158,9 +159,20 @@ fn rollback(conn: &mut Conn, mode: &Mode) {
     let _ = conn.client.batch_execute(mode.rollback);
 }
 
-fn commit(conn: &mut Conn, mode: &Mode) -> std::result::Result<(), postgres::Error> {
+/// Commits, sending the transaction's queued user writes in the same round
+/// trip (`crate::known`).
+fn commit(
+    conn: &mut Conn,
+    mode: &Mode,
+    pending: &[(uuid::Uuid, String)],
+) -> std::result::Result<(), postgres::Error> {
     crate::round_trip();
-    conn.client.batch_execute(mode.commit)
+    if pending.is_empty() {
+        conn.client.batch_execute(mode.commit)
+    } else {
+        conn.client
+            .batch_execute(&sql::put_users_then(pending, mode.commit))
+    }
 }
 
 /// Runs one job in one transaction. Returns its outcome and whether it
@@ -185,10 +197,10 @@ fn run(
         rollback(conn, mode);
         return (Ok(Err(map(&e, Stage::Statement))), is_conflict(&e));
     }
-    let (out, failure) = {
+    let (out, failure, pending) = {
         let mut tx = Tx::new(conn);
         let out = catch_unwind(AssertUnwindSafe(|| job(&mut tx)));
-        (out, tx.failure())
+        (out, tx.failure(), tx.take_pending())
     };
     let conflict = failure.as_ref().is_some_and(|f| f.conflict);
     let outcome = match (out, failure) {
@@ -212,7 +224,7 @@ fn run(
             rollback(conn, mode);
             Ok(Err(f.to_error()))
         }
-        (Ok(Ok(value)), None) => match commit(conn, mode) {
+        (Ok(Ok(value)), None) => match commit(conn, mode, &pending) {
             Ok(()) => Ok(Ok(value)),
             Err(e) => {
                 rollback(conn, mode);

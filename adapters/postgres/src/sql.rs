@@ -5,6 +5,33 @@
 //! a set-oriented port method is one statement — one round trip — whatever
 //! the list's length.
 
+/// One upsert of the users `(id, record JSON)` (distinct ids) as literal SQL,
+/// then `then` (a `COMMIT` batch): sent as one simple query, so the queued
+/// user writes of a transaction travel with its `COMMIT` in one round trip
+/// (`crate::known`). The ids are UUIDs (hex and dashes); each record is
+/// dollar-quoted with a tag that does not occur in it, so no content can
+/// end the literal (and the records are JSON text: no NUL).
+pub(crate) fn put_users_then(users: &[(uuid::Uuid, String)], then: &str) -> String {
+    let mut n = 0usize;
+    let tag = loop {
+        let tag = format!("$k{n}$");
+        if !users.iter().any(|(_, r)| r.contains(&tag)) {
+            break tag;
+        }
+        n += 1;
+    };
+    let mut out = String::from("INSERT INTO users (id, record) VALUES ");
+    for (i, (id, record)) in users.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&format!("('{id}'::uuid, {tag}{record}{tag})"));
+    }
+    out.push_str(" ON CONFLICT (id) DO UPDATE SET record = excluded.record; ");
+    out.push_str(then);
+    out
+}
+
 macro_rules! statements {
     ($($(#[$doc:meta])* $name:ident = $sql:expr;)*) => {
         $($(#[$doc])* pub const $name: &str = $sql;)*
@@ -213,4 +240,25 @@ statements! {
                     m AS (UPDATE feed_meta SET trimmed = greatest(trimmed, (SELECT max(seq) FROM d)) \
                           WHERE id = 1 AND EXISTS (SELECT 1 FROM d)) \
                     SELECT count(*) FROM d";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::put_users_then;
+
+    #[test]
+    fn commit_batch_quotes_each_record_with_a_tag_it_does_not_contain() {
+        let id = uuid::Uuid::nil();
+        let plain = put_users_then(&[(id, r#"{"bio":"it's"}"#.to_owned())], "COMMIT");
+        assert!(plain.contains(r#"$k0${"bio":"it's"}$k0$"#), "{plain}");
+        assert!(plain.ends_with("; COMMIT"), "{plain}");
+        let hostile = put_users_then(
+            &[(id, r#"{"bio":"$k0$'); DROP TABLE users; --"}"#.to_owned())],
+            "COMMIT",
+        );
+        assert!(
+            hostile.contains(r#"$k1${"bio":"$k0$'); DROP TABLE users; --"}$k1$"#),
+            "{hostile}"
+        );
+    }
 }

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::codec::{self, Cols, rid, uid};
 use crate::error::{Failure, Kind, Stage, classify};
+use crate::known::{Known, MAX_PENDING};
 use crate::sql;
 use crate::{FEED_LOCK, FeedOrder};
 
@@ -33,16 +34,19 @@ pub(crate) struct Conn {
     pub(crate) client: Client,
     stmts: HashMap<&'static str, Statement>,
     order: FeedOrder,
+    /// Whether transactions keep what they know (`crate::known`).
+    batching: bool,
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 impl Conn {
-    pub(crate) fn new(client: Client, order: FeedOrder) -> Self {
+    pub(crate) fn new(client: Client, order: FeedOrder, batching: bool) -> Self {
         Self {
             client,
             stmts: HashMap::new(),
             order,
+            batching,
         }
     }
 
@@ -73,16 +77,41 @@ pub(crate) struct Tx<'c> {
     conn: RefCell<&'c mut Conn>,
     failure: RefCell<Option<Failure>>,
     appended: Cell<i64>,
+    /// What this transaction read and wrote, when the connection batches.
+    known: Option<RefCell<Known>>,
 }
 
 impl<'c> Tx<'c> {
     /// Wraps a connection on which a transaction is open.
     pub(crate) fn new(conn: &'c mut Conn) -> Self {
+        let known = conn.batching.then(|| RefCell::new(Known::default()));
         Self {
             conn: RefCell::new(conn),
             failure: RefCell::new(None),
             appended: Cell::new(0),
+            known,
         }
+    }
+
+    /// The user writes not yet sent, for the commit batch
+    /// ([`crate::sql::put_users_then`]).
+    pub(crate) fn take_pending(&self) -> Vec<(Uuid, String)> {
+        self.known
+            .as_ref()
+            .map(|k| k.borrow_mut().take_pending())
+            .unwrap_or_default()
+    }
+
+    /// Sends the queued user writes as one statement.
+    fn flush(&self) -> Result<()> {
+        let pending = self.take_pending();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let (ids, json): (Vec<Uuid>, Vec<String>) = pending.into_iter().unzip();
+        let res = self.conn.borrow_mut().query(sql::PUT_USERS, &[&ids, &json]);
+        res.map(drop)
+            .map_err(|e| self.doom(classify(&e, Stage::Statement)))
     }
 
     /// The first engine failure of the transaction (a transient one wins):
@@ -108,6 +137,8 @@ impl<'c> Tx<'c> {
             // PostgreSQL refuses every statement of an aborted transaction.
             return Err(f.to_error());
         }
+        // Queued user writes go first: the statement may read them.
+        self.flush()?;
         let res = self.conn.borrow_mut().query(sql, params);
         res.map_err(|e| self.doom(classify(&e, Stage::Statement)))
     }
@@ -276,14 +307,31 @@ fn change(c: &Cols<'_>) -> Result<ChangeEvent> {
 
 impl ReadTx for Tx<'_> {
     fn user(&self, id: UserId) -> Result<Option<User>> {
-        self.first(sql::USER, &[&uid(id)], "users", user)
+        if let Some(known) = self.known.as_ref().and_then(|k| k.borrow().user(id)) {
+            return Ok(known);
+        }
+        let found = self.first(sql::USER, &[&uid(id)], "users", user)?;
+        if let Some(k) = &self.known {
+            k.borrow_mut().set_user(id, found.clone());
+        }
+        Ok(found)
     }
 
     fn users(&self, list: &[UserId]) -> Result<Vec<User>> {
         if list.is_empty() {
             return Ok(Vec::new());
         }
-        self.all(sql::USERS, &[&ids(list.iter().copied())], "users", user)
+        let found = self.all(sql::USERS, &[&ids(list.iter().copied())], "users", user)?;
+        if let Some(k) = &self.known {
+            let mut k = k.borrow_mut();
+            for &id in list {
+                k.set_user(id, None);
+            }
+            for u in &found {
+                k.set_user(u.id, Some(u.clone()));
+            }
+        }
+        Ok(found)
     }
 
     fn users_after(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>> {
@@ -306,8 +354,17 @@ impl ReadTx for Tx<'_> {
     }
 
     fn edge(&self, kind: EdgeKind, from: UserId, to: UserId) -> Result<Option<Edge>> {
-        let code = i16::from(kind.code());
-        self.first(sql::EDGE, &[&code, &uid(from), &uid(to)], "edges", edge)
+        let Some(known) = &self.known else {
+            let code = i16::from(kind.code());
+            return self.first(sql::EDGE, &[&code, &uid(from), &uid(to)], "edges", edge);
+        };
+        if let Some(e) = known.borrow().edge(kind, from, to) {
+            return Ok(e);
+        }
+        // Every edge of the pair in one statement: the job usually asks
+        // for the other kinds next (follow, request, both blocks).
+        self.edges_between(from, &[to])?;
+        Ok(known.borrow().edge(kind, from, to).flatten())
     }
 
     fn edges(
@@ -357,12 +414,23 @@ impl ReadTx for Tx<'_> {
         if others.is_empty() {
             return Ok(Vec::new());
         }
-        self.all(
+        if let Some(edges) = self
+            .known
+            .as_ref()
+            .and_then(|k| k.borrow().between(user, others))
+        {
+            return Ok(edges);
+        }
+        let edges = self.all(
             sql::EDGES_BETWEEN,
             &[&uid(user), &ids(others.iter().copied())],
             "edges",
             edge,
-        )
+        )?;
+        if let Some(k) = &self.known {
+            k.borrow_mut().set_between(user, others, &edges);
+        }
+        Ok(edges)
     }
 
     fn room(&self, id: RoomId) -> Result<Option<Room>> {
@@ -548,11 +616,21 @@ impl WriteTx for Tx<'_> {
 
     fn put_user(&mut self, user: &User) -> Result<()> {
         let json = codec::json("user", user)?;
-        self.exec(sql::PUT_USER, &[&uid(user.id), &json]).map(drop)
+        let Some(known) = &self.known else {
+            return self.exec(sql::PUT_USER, &[&uid(user.id), &json]).map(drop);
+        };
+        if known.borrow_mut().queue(user, json) >= MAX_PENDING {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn delete_user(&mut self, id: UserId) -> Result<()> {
-        self.exec(sql::DELETE_USER, &[&uid(id)]).map(drop)
+        self.exec(sql::DELETE_USER, &[&uid(id)])?;
+        if let Some(k) = &self.known {
+            k.borrow_mut().forget_user(id);
+        }
+        Ok(())
     }
 
     fn insert_username_claim(&mut self, claim: &UsernameClaim) -> Result<()> {
@@ -612,6 +690,9 @@ impl WriteTx for Tx<'_> {
                 reason: "edge exists",
             });
         }
+        if let Some(k) = &self.known {
+            k.borrow_mut().inserted(e);
+        }
         Ok(())
     }
 
@@ -633,12 +714,30 @@ impl WriteTx for Tx<'_> {
         self.exec(
             sql::INSERT_EDGES,
             &[&kinds, &froms, &tos, &seqs, &sinces, &untils],
-        )
-        .map(drop)
+        )?;
+        if let Some(k) = &self.known {
+            let mut k = k.borrow_mut();
+            for e in edges {
+                k.inserted(e);
+            }
+        }
+        Ok(())
     }
 
     fn put_users(&mut self, users: &[User]) -> Result<()> {
         if users.is_empty() {
+            return Ok(());
+        }
+        if let Some(known) = &self.known {
+            // Queued like put_user (the last record of an id wins).
+            let mut queued = 0;
+            for u in users {
+                let json = codec::json("user", u)?;
+                queued = known.borrow_mut().queue(u, json);
+            }
+            if queued >= MAX_PENDING {
+                self.flush()?;
+            }
             return Ok(());
         }
         // One upsert may not touch a row twice: the last record of an id wins,
@@ -659,12 +758,16 @@ impl WriteTx for Tx<'_> {
 
     fn delete_edge(&mut self, kind: EdgeKind, from: UserId, to: UserId) -> Result<Option<Edge>> {
         let code = i16::from(kind.code());
-        self.first(
+        let deleted = self.first(
             sql::DELETE_EDGE,
             &[&code, &uid(from), &uid(to)],
             "edges",
             edge,
-        )
+        )?;
+        if let (Some(k), Some(_)) = (&self.known, &deleted) {
+            k.borrow_mut().deleted(kind, from, to);
+        }
+        Ok(deleted)
     }
 
     fn put_room(&mut self, room: &Room) -> Result<()> {
