@@ -44,6 +44,7 @@ pub mod profile;
 pub mod rooms;
 pub mod search;
 pub mod settings;
+pub mod transfer;
 
 mod json;
 
