@@ -11,6 +11,8 @@
 //! subcommands (export, import, check, backup, …) are added the same way.
 #![forbid(unsafe_code)]
 
+mod transfer;
+
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -77,6 +79,10 @@ enum Command {
     User(UserCommand),
     /// Print a bearer token for a user, signed with the configured secret.
     Token(TokenArgs),
+    /// Write everything the store holds as a transfer file (JSON Lines).
+    Export(transfer::ExportArgs),
+    /// Validate a transfer file whole, then load it into an empty store.
+    Import(transfer::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +175,8 @@ fn main() -> ExitCode {
                 email,
             }) => user_add(&cli.store, &username, &name, email.as_deref()).await,
             Command::Token(args) => token(args),
+            Command::Export(args) => transfer::export(&cli.store, args).await,
+            Command::Import(args) => transfer::import(&cli.store, args).await,
         }
     });
     match result {

@@ -113,8 +113,8 @@ impl UserRecord {
         }
     }
 
-    /// The stored user, with zero counters.
-    pub(crate) fn to_user(&self) -> User {
+    /// The stored user, with zero counters (import computes them).
+    pub fn to_user(&self) -> User {
         User {
             id: self.id,
             username: self.username.clone(),
