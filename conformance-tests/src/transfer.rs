@@ -147,7 +147,7 @@ pub async fn import_appends_one_imported_event_per_batch(ctx: Ctx) -> TestResult
         })
         .collect();
     assert_eq!(imported.len() as u64, report.batches);
-    assert_eq!(imported[0], &u.iter().copied().collect::<Vec<_>>());
+    assert_eq!(imported[0], &u.to_vec());
     assert!(imported[1..].iter().all(|users| users.is_empty()));
     ctx.svc.refresh_search().await?;
     let hits = ctx

@@ -420,6 +420,7 @@ fn strip_position(e: &serde_json::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
