@@ -53,6 +53,7 @@ pub mod rooms;
 pub mod search;
 pub mod settings;
 pub mod storage;
+pub mod transfer;
 pub mod users;
 
 pub use harness::{Ctx, StoreFactory, TestResult, run_case};

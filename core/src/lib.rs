@@ -46,6 +46,7 @@ pub mod profile;
 pub mod rooms;
 pub mod search;
 pub mod settings;
+pub mod transfer;
 
 mod json;
 

@@ -378,10 +378,89 @@ pub trait WriteTx: ReadTx {
     fn insert_edges(&mut self, edges: &[Edge]) -> Result<()> {
         edges.iter().try_for_each(|e| self.insert_edge(e))
     }
+    /// Inserts edges during a bulk load (between [`BulkLoad::Start`] and
+    /// [`BulkLoad::Finish`]) that the store does not hold, sorted by
+    /// `(kind, from, to)` within and across calls. A store MAY defer their
+    /// order-index entries ([`ReadTx::edges`]) to `Finish`. The default calls
+    /// [`WriteTx::insert_edges`].
+    ///
+    /// # Errors
+    /// As [`WriteTx::insert_edges`].
+    fn load_edges(&mut self, edges: &[Edge]) -> Result<()> {
+        self.insert_edges(edges)
+    }
     /// Inserts or replaces several user records, as [`WriteTx::put_user`]
     /// does each. The default calls it once per user.
     fn put_users(&mut self, users: &[User]) -> Result<()> {
         users.iter().try_for_each(|u| self.put_user(u))
+    }
+    /// Inserts several username claims, as [`WriteTx::insert_username_claim`]
+    /// does each (callers pass them sorted by `folded`). The default calls it
+    /// once per claim.
+    ///
+    /// # Errors
+    /// [`Error::UsernameTaken`] if any folded name is claimed already.
+    fn insert_username_claims(&mut self, claims: &[UsernameClaim]) -> Result<()> {
+        claims
+            .iter()
+            .try_for_each(|c| self.insert_username_claim(c))
+    }
+    /// Inserts or replaces several room records, as [`WriteTx::put_room`]
+    /// does each. The default calls it once per room.
+    fn put_rooms(&mut self, rooms: &[Room]) -> Result<()> {
+        rooms.iter().try_for_each(|r| self.put_room(r))
+    }
+    /// Inserts or replaces several memberships, as
+    /// [`WriteTx::put_membership`] does each (callers pass them sorted by
+    /// `(room, user)`). The default calls it once per membership.
+    fn put_memberships(&mut self, memberships: &[Membership]) -> Result<()> {
+        memberships.iter().try_for_each(|m| self.put_membership(m))
+    }
+    /// Inserts several connected accounts, as
+    /// [`WriteTx::insert_connected_account`] does each. The default calls it
+    /// once per account.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] if any `(provider, external_id)` is linked already.
+    fn insert_connected_accounts(&mut self, accounts: &[ConnectedAccount]) -> Result<()> {
+        accounts
+            .iter()
+            .try_for_each(|a| self.insert_connected_account(a))
+    }
+    /// Raises the feed sequence so that [`ReadTx::last_seq`] is at least
+    /// `upto` and every number assigned later is greater: a bulk load that
+    /// keeps the sequence numbers its edges and memberships carry calls it
+    /// first, so no later event reuses one of them. Does nothing when
+    /// `last_seq >= upto`.
+    ///
+    /// A store SHOULD override it to move its counter without events. The
+    /// default appends [`Change::Imported`] events with no users (which every
+    /// consumer ignores), at `at`, until the sequence reaches `upto` — correct
+    /// on any store, one event per skipped number.
+    fn raise_seq(&mut self, at: Timestamp, upto: u64) -> Result<()> {
+        let mut last = self.last_seq()?;
+        while last < upto {
+            let n = usize::try_from((upto - last).min(4096)).unwrap_or(4096);
+            let changes = (0..n)
+                .map(|_| Change::Imported { users: Vec::new() })
+                .collect();
+            last = self
+                .append_changes(at, changes)?
+                .last()
+                .copied()
+                .ok_or_else(|| Error::storage("append_changes answered no sequence number"))?;
+        }
+        Ok(())
+    }
+    /// A hint that a bulk load into this store starts ([`BulkLoad::Start`])
+    /// or has ended ([`BulkLoad::Finish`]), each in its own transaction.
+    /// Between the two the store MAY, for speed, drop secondary indexes
+    /// (reads stay correct but may be slow); `Finish` MUST leave the store
+    /// exactly as if no hint had been given (indexes rebuilt) and MUST be
+    /// safe to call without a `Start` or twice. The default does nothing.
+    fn bulk_load(&mut self, step: BulkLoad) -> Result<()> {
+        let _ = step;
+        Ok(())
     }
     /// Deletes the edge `(kind, from, to)` and returns it, if it existed.
     fn delete_edge(&mut self, kind: EdgeKind, from: UserId, to: UserId) -> Result<Option<Edge>>;
@@ -408,6 +487,15 @@ pub trait WriteTx: ReadTx {
         provider: &str,
         external_id: &str,
     ) -> Result<Option<ConnectedAccount>>;
+}
+
+/// The steps of a bulk load, for [`WriteTx::bulk_load`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkLoad {
+    /// A bulk load into an empty store begins.
+    Start,
+    /// The bulk load ended (or is abandoned): restore every index.
+    Finish,
 }
 
 /// Runs a typed read job on a store, retried by the default [`Retry`]

@@ -22,6 +22,7 @@ mod backup;
 mod check;
 mod metrics;
 mod search;
+mod transfer;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -119,6 +120,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Write a consistent copy of the store to a new file while it serves.
     Backup(backup::BackupArgs),
+    /// Write everything the store holds as a transfer file (JSON Lines).
+    Export(transfer::ExportArgs),
+    /// Validate a transfer file whole, then load it into an empty store.
+    Import(transfer::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +220,8 @@ fn main() -> ExitCode {
             Command::TrimFeed(args) => search::trim_feed(open_store(&cli.store)?, args).await,
             Command::Check(args) => check::run(&cli.store, args).await,
             Command::Backup(args) => backup::run(&cli.store, args).await,
+            Command::Export(args) => transfer::export(&cli.store, args).await,
+            Command::Import(args) => transfer::import(&cli.store, args).await,
         }
     });
     match result {

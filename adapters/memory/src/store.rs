@@ -359,6 +359,14 @@ impl WriteTx for TxMut<'_> {
         Ok(seq)
     }
 
+    fn raise_seq(&mut self, _at: Timestamp, upto: u64) -> Result<()> {
+        if upto > self.state.last_seq {
+            self.journal.push(Undo::LastSeq(self.state.last_seq));
+            self.state.last_seq = upto;
+        }
+        Ok(())
+    }
+
     fn trim_changes(&mut self, upto: u64) -> Result<u64> {
         let keys: Vec<u64> = self.state.feed.range(..=upto).map(|(k, _)| *k).collect();
         for k in &keys {

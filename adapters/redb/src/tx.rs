@@ -30,6 +30,9 @@ use crate::codec::{decode, decode_event, encode, encode_event};
 use crate::error::EngineResult;
 use crate::tables::*;
 
+#[path = "bulk.rs"]
+mod bulk;
+
 /// Which kind of transaction the tables belong to.
 pub(crate) trait Mode<'t> {
     /// The table type of this mode.
@@ -529,6 +532,18 @@ impl<'t> WriteTx for Tables<'t, Writing<'t>> {
         self.changes_mut()?.insert(seq, bytes.as_slice()).engine()?;
         self.meta_mut()?.insert(LAST_SEQ_KEY, seq).engine()?;
         Ok(seq)
+    }
+
+    fn raise_seq(&mut self, _at: Timestamp, upto: u64) -> Result<()> {
+        self.bulk_raise_seq(upto)
+    }
+
+    fn load_edges(&mut self, edges: &[Edge]) -> Result<()> {
+        self.bulk_load_edges(edges)
+    }
+
+    fn bulk_load(&mut self, step: kinfolk::store::BulkLoad) -> Result<()> {
+        self.bulk_step(step)
     }
 
     fn append_changes(&mut self, at: Timestamp, changes: Vec<Change>) -> Result<Vec<u64>> {

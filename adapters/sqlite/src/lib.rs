@@ -46,6 +46,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bulk;
 mod codec;
 mod error;
 mod ops;

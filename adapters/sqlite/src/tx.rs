@@ -431,6 +431,14 @@ impl WriteTx for Tx<'_> {
         Ok(seqs)
     }
 
+    fn raise_seq(&mut self, _at: Timestamp, upto: u64) -> Result<()> {
+        crate::bulk::raise_seq(self.conn, upto)
+    }
+
+    fn bulk_load(&mut self, step: kinfolk::store::BulkLoad) -> Result<()> {
+        crate::bulk::bulk_load(self.conn, step)
+    }
+
     fn trim_changes(&mut self, upto: u64) -> Result<u64> {
         let n = self.exec(sql::TRIM_CHANGES, [codec::int(upto)])?;
         Ok(u64::try_from(n).unwrap_or(u64::MAX))

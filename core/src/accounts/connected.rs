@@ -29,29 +29,7 @@ impl Kinfolk {
         handle: &str,
     ) -> Result<ConnectedAccount> {
         let span = tracing::info_span!("link_account", actor = %actor);
-        let provider = provider.trim().to_ascii_lowercase();
-        if provider.is_empty()
-            || provider.len() > 32
-            || !provider
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(Error::validation(
-                "provider",
-                "must be 1–32 of a-z, 0-9, _ and -",
-            ));
-        }
-        let external_id = external_id.trim().to_string();
-        if external_id.is_empty()
-            || external_id.chars().count() > 255
-            || external_id.chars().any(char::is_control)
-        {
-            return Err(Error::validation(
-                "external_id",
-                "must be 1–255 characters, no control characters",
-            ));
-        }
-        let handle = text::single_line("handle", handle, 1, 100)?;
+        let (provider, external_id, handle) = account_fields(provider, external_id, handle)?;
         let now = self.now()?;
         self.wr(move |tx| {
             active_actor(tx, actor)?;
@@ -163,4 +141,42 @@ impl Kinfolk {
         .metered("find_by_connected_account")
         .await
     }
+}
+
+/// The rule for a connected account's fields: the provider lower-cased and
+/// `[a-z0-9_-]{1,32}`, the external id trimmed, 1–255 characters without
+/// control characters, the handle one line of 1–100 characters. Returns
+/// them normalised.
+///
+/// # Errors
+/// `Validation` (`provider`, `external_id`, `handle`).
+pub(crate) fn account_fields(
+    provider: &str,
+    external_id: &str,
+    handle: &str,
+) -> Result<(String, String, String)> {
+    let provider = provider.trim().to_ascii_lowercase();
+    if provider.is_empty()
+        || provider.len() > 32
+        || !provider
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(Error::validation(
+            "provider",
+            "must be 1–32 of a-z, 0-9, _ and -",
+        ));
+    }
+    let external_id = external_id.trim().to_string();
+    if external_id.is_empty()
+        || external_id.chars().count() > 255
+        || external_id.chars().any(char::is_control)
+    {
+        return Err(Error::validation(
+            "external_id",
+            "must be 1–255 characters, no control characters",
+        ));
+    }
+    let handle = text::single_line("handle", handle, 1, 100)?;
+    Ok((provider, external_id, handle))
 }

@@ -5,7 +5,7 @@
 //! cascade, export), `connected.rs` (connected accounts), `import.rs` (bulk
 //! import).
 
-mod connected;
+pub(crate) mod connected;
 mod import;
 mod service;
 

@@ -128,6 +128,14 @@ pub enum Change {
     RoomDeleted {
         room: RoomId,
     },
+    /// One batch of a bulk import ([`Kinfolk::import_transfer`](crate::Kinfolk::import_transfer)):
+    /// the users whose records the batch wrote (empty for a batch of edges,
+    /// rooms or memberships: an import writes every user record, counters
+    /// included, before the other records). A consumer re-reads those users;
+    /// see `docs/adr/0011-transfer-format.md`.
+    Imported {
+        users: Vec<UserId>,
+    },
 }
 
 impl Change {
@@ -143,6 +151,7 @@ impl Change {
             | Deactivated { user }
             | Reactivated { user }
             | AccountDeleted { user } => vec![*user],
+            Imported { users } => users.clone(),
             Followed { follower, followee } | Unfollowed { follower, followee } => {
                 vec![*follower, *followee]
             }

@@ -41,7 +41,7 @@ fn in_force(c: &UsernameClaim, now: Timestamp) -> bool {
 const SKELETON_MARKER: &str = "~";
 
 /// The marker claim (a placeholder owner: the nil id).
-fn skeleton_marker() -> Result<UsernameClaim> {
+pub(crate) fn skeleton_marker() -> Result<UsernameClaim> {
     Ok(UsernameClaim {
         folded: SKELETON_MARKER.to_string(),
         user: UserId::from_bytes([0; 16]),
