@@ -86,7 +86,7 @@ async fn an_arc_the_host_keeps_goes_in_too() {
         .unwrap();
     // The service holds the host's store, not a copy of it.
     assert!(std::ptr::addr_eq(
-        Arc::as_ptr(&svc.store()),
+        Arc::as_ptr(svc.store()),
         Arc::as_ptr(&store)
     ));
     works(svc).await;
