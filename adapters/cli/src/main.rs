@@ -8,14 +8,17 @@
 //! kinfolk trim-feed (--search-dir DIR | --no-index) [--upto SEQ]
 //! kinfolk check [--search-dir DIR] [--fix-counters]
 //! kinfolk backup DEST
+//! kinfolk export [FILE|-]
+//! kinfolk import FILE
 //! ```
 //!
 //! The JWT secret comes from `KINFOLK_JWT_SECRET` or `--jwt-secret-file`.
 //! With `--store postgres` the data lives in the PostgreSQL database named by
 //! `--postgres-url` or `KINFOLK_POSTGRES_URL` (`--db` is not used), for every
 //! subcommand; several `kinfolk serve` processes may share one database.
-//! Each subcommand is one variant of [`Command`] and one function; operator
-//! subcommands (export, import, check, backup, …) are added the same way.
+//! Each subcommand is one variant of [`Command`] and one function, the
+//! operator subcommands each in their own module (`transfer`, `search`,
+//! `check`, `backup`, `metrics`).
 #![forbid(unsafe_code)]
 
 mod backup;
