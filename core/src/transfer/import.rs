@@ -66,9 +66,12 @@ impl Kinfolk {
     ///
     /// First the whole transfer is checked in memory, by the rules of the
     /// commands that would have made each record: usernames valid, not
-    /// reserved, unique case-folded and (with
-    /// [`Config::unique_username_skeletons`](crate::Config)) on their
-    /// skeleton, current names and holds in force alike; an `http:` avatar
+    /// reserved, unique case-folded, and a hold in force not on the skeleton
+    /// of another user's name (with
+    /// [`Config::unique_username_skeletons`](crate::Config)); two current
+    /// names on one skeleton are kept, the first in id order owning the
+    /// skeleton claim, as [`Kinfolk::migrate_username_skeletons`] decides
+    /// for a store that already holds them; an `http:` avatar
     /// only when [`Config::allow_http_avatars`](crate::Config); connected
     /// accounts valid and unique; every membership's room and user known,
     /// one owner per room; every edge between two different known users,
@@ -155,16 +158,16 @@ impl Kinfolk {
             if folded.insert(r.username.folded(), i).is_some() {
                 return Err(e(Error::UsernameTaken));
             }
-            match skeletons.entry(skeleton_key(&r.username)) {
-                std::collections::hash_map::Entry::Occupied(_) => {
-                    if cfg.unique_username_skeletons {
-                        return Err(e(Error::UsernameTaken));
-                    }
-                }
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert((i, None));
-                }
-            }
+            // Two current names on one skeleton both existed in the store
+            // the file came from (registered before skeletons were unique,
+            // or with `unique_username_skeletons` off): both keep working,
+            // and the first in id order — registration order, UUID v7 —
+            // owns the skeleton claim, as `migrate_username_skeletons`
+            // decides for a store that already holds them. Refusing them
+            // would make such a store impossible to move.
+            skeletons
+                .entry(skeleton_key(&r.username))
+                .or_insert((i, None));
             index.insert(r.id, i);
             users.push(r.to_user());
         }
