@@ -2,9 +2,10 @@
 //! port, call the API, stop with SIGTERM.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "a test secret of some length";
@@ -27,32 +28,10 @@ fn run(c: &mut Command) -> String {
 
 /// Starts `serve` on port 0 and returns the child and its base URL (read
 /// from the "listening on" log line). The caller reaps the child (`wait_exit`).
-#[allow(clippy::zombie_processes)]
 fn serve(db: &Path, extra: &[&str]) -> (Child, String) {
-    let mut child = kinfolk(db)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("KINFOLK_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "serve did not report its address"
-        );
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let url = rest.split_whitespace().next().unwrap().to_string();
-            // Keep draining the log so the child never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines.by_ref() {});
-            return (child, url);
-        }
-    }
+    let mut cmd = kinfolk(db);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
+    common::spawn_serve(cmd)
 }
 
 fn sigterm(child: &Child) {

@@ -5,9 +5,10 @@
 //! shows the command counters moving.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -240,30 +241,10 @@ async fn redb_backup_under_write_load_opens_and_passes_check() {
 }
 
 /// Starts `serve` on port 0 and returns the child and its base URL.
-#[allow(clippy::zombie_processes)]
 fn serve(db: &Path) -> (Child, String) {
-    let mut child = kinfolk(db)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("KINFOLK_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "serve did not report its address"
-        );
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let url = rest.split_whitespace().next().unwrap().to_string();
-            std::thread::spawn(move || for _ in lines.by_ref() {});
-            return (child, url);
-        }
-    }
+    let mut cmd = kinfolk(db);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    common::spawn_serve(cmd)
 }
 
 /// The value of the sample whose line starts with `name{` and carries

@@ -7,8 +7,9 @@
 //! the other.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use kinfolk_postgres::testing::cluster;
@@ -34,32 +35,12 @@ fn run(c: &mut Command) -> String {
 
 /// Starts `serve` on port 0 with the connection string in the environment;
 /// returns the child and its base URL (from the "listening on" log line).
-#[allow(clippy::zombie_processes)]
 fn serve(url: &str) -> (Child, String) {
-    let mut child = kinfolk()
-        .args(["--store", "postgres", "serve", "--listen", "127.0.0.1:0"])
+    let mut cmd = kinfolk();
+    cmd.args(["--store", "postgres", "serve", "--listen", "127.0.0.1:0"])
         .env("KINFOLK_POSTGRES_URL", url)
-        .env("KINFOLK_POSTGRES_POOL", "2")
-        .env("KINFOLK_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "serve did not report its address"
-        );
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let base = rest.split_whitespace().next().unwrap().to_string();
-            std::thread::spawn(move || for _ in lines.by_ref() {});
-            return (child, base);
-        }
-    }
+        .env("KINFOLK_POSTGRES_POOL", "2");
+    common::spawn_serve(cmd)
 }
 
 fn stop(child: &mut Child) {
