@@ -143,7 +143,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// keeps serving reads and writes. The copy opens as a store of the same
     /// kind. MUST refuse (with [`Error::Validation`], field `dest`) a `dest`
     /// that exists, and MUST NOT leave a partial file at `dest` when it
-    /// fails. Optional: the default answers [`Error::Unsupported`].
+    /// fails ([`write_backup_file`] does both for a store that copies itself
+    /// into one file). Optional: the default answers [`Error::Unsupported`].
     ///
     /// # Errors
     /// [`Error::Unsupported`] when the store cannot copy itself (an
@@ -602,4 +603,99 @@ fn unbox<R: 'static>(out: Boxed) -> Result<R> {
     out.downcast::<R>()
         .map(|b| *b)
         .map_err(|_| Error::storage("store returned a value of another type than its job produced"))
+}
+
+/// Writes a backup file whole or not at all — the file contract of
+/// [`Store::backup_to`], in one place for every store that copies itself to
+/// a file: a `dest` that exists is refused ([`Error::Validation`], field
+/// `dest`); `write` fills a file at `DEST.partial` (an unfinished one from an
+/// earlier attempt is removed first) and closes it; then the file is synced,
+/// renamed to `dest` and its directory synced. When `write` or a step after
+/// it fails, the partial file is removed and nothing is left at `dest`.
+///
+/// # Errors
+/// [`Error::Validation`] (`dest`) for an existing `dest` or one naming no
+/// file; what `write` answers; [`Error::Storage`] when a file step fails.
+pub fn write_backup_file(
+    dest: &std::path::Path,
+    write: impl FnOnce(&std::path::Path) -> Result<()>,
+) -> Result<()> {
+    let io = |what: &str, e: std::io::Error| Error::storage(format!("{what}: {e}"));
+    if dest.exists() {
+        return Err(Error::validation(
+            "dest",
+            "the file exists; a backup never overwrites",
+        ));
+    }
+    let mut name = dest
+        .file_name()
+        .ok_or_else(|| Error::validation("dest", "names no file"))?
+        .to_os_string();
+    name.push(".partial");
+    let tmp = dest.with_file_name(name);
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("remove an unfinished backup", e)),
+    }
+    let written = write(&tmp).and_then(|()| {
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io("sync the backup", e))
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| io("move the backup into place", e))?;
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("sync the backup's directory", e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod backup_file_tests {
+    use super::write_backup_file;
+    use crate::Error;
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("kinfolk-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d)
+            .map_err(|e| e.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        d
+    }
+
+    #[test]
+    fn a_backup_file_appears_whole_or_not_at_all() {
+        let d = dir("backup-file");
+        let dest = d.join("copy.db");
+        // A failing copy leaves nothing, neither at dest nor partial.
+        let failed = write_backup_file(&dest, |tmp| {
+            std::fs::write(tmp, b"half").map_err(|e| Error::storage(e.to_string()))?;
+            Err(Error::storage("engine failed"))
+        });
+        assert!(matches!(failed, Err(Error::Storage(_))), "{failed:?}");
+        assert!(!dest.exists());
+        assert!(!d.join("copy.db.partial").exists());
+        // A good copy lands at dest, with nothing partial left.
+        let done = write_backup_file(&dest, |tmp| {
+            std::fs::write(tmp, b"whole").map_err(|e| Error::storage(e.to_string()))
+        });
+        assert!(done.is_ok(), "{done:?}");
+        assert_eq!(std::fs::read(&dest).ok().as_deref(), Some(&b"whole"[..]));
+        assert!(!d.join("copy.db.partial").exists());
+        // An existing dest is refused and kept as it was.
+        let again = write_backup_file(&dest, |_| Ok(()));
+        assert!(
+            matches!(&again, Err(Error::Validation { field, .. }) if *field == "dest"),
+            "{again:?}"
+        );
+        assert_eq!(std::fs::read(&dest).ok().as_deref(), Some(&b"whole"[..]));
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

@@ -86,31 +86,10 @@ pub(crate) async fn backup_to(store: &RedbStore, dest: &Path) -> Result<()> {
     off_thread("kinfolk-redb-backup", move || copy(&db, &dest)).await
 }
 
-fn io(what: &str, e: std::io::Error) -> Error {
-    Error::storage(format!("{what}: {e}"))
-}
-
 fn copy(db: &Arc<Database>, dest: &Path) -> Result<()> {
-    if dest.exists() {
-        return Err(Error::validation(
-            "dest",
-            "the file exists; a backup never overwrites",
-        ));
-    }
-    let mut name = dest
-        .file_name()
-        .ok_or_else(|| Error::validation("dest", "names no file"))?
-        .to_os_string();
-    name.push(".partial");
-    let tmp = dest.with_file_name(name);
-    match std::fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io("remove an unfinished backup", e)),
-    }
-    let copied = (|| {
+    kinfolk::store::write_backup_file(dest, |tmp| {
         let src = db.begin_read().engine()?;
-        let out = crate::guard_open(|| Builder::new().create(&tmp))?;
+        let out = crate::guard_open(|| Builder::new().create(tmp))?;
         let mut w = out.begin_write().engine()?;
         w.set_durability(redb::Durability::Immediate).engine()?;
         if src.list_multimap_tables().engine()?.next().is_some() {
@@ -123,21 +102,8 @@ fn copy(db: &Arc<Database>, dest: &Path) -> Result<()> {
         }
         w.commit().engine()?;
         drop(out);
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| io("sync the backup", e))
-    })();
-    if let Err(e) = copied {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, dest).map_err(|e| io("move the backup into place", e))?;
-    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io("sync the backup's directory", e))?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Copies the table `name` with key and value types `$k`, `$v`; `Ok(false)`

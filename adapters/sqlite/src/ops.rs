@@ -77,31 +77,10 @@ pub(crate) async fn backup_to(store: &SqliteStore, dest: &Path) -> Result<()> {
     off_thread("kinfolk-sqlite-backup", move || copy(&path, &dest)).await
 }
 
-fn io(what: &str, e: std::io::Error) -> Error {
-    Error::storage(format!("{what}: {e}"))
-}
-
 fn copy(path: &Path, dest: &Path) -> Result<()> {
-    if dest.exists() {
-        return Err(Error::validation(
-            "dest",
-            "the file exists; a backup never overwrites",
-        ));
-    }
-    let mut name = dest
-        .file_name()
-        .ok_or_else(|| Error::validation("dest", "names no file"))?
-        .to_os_string();
-    name.push(".partial");
-    let tmp = dest.with_file_name(name);
-    match std::fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io("remove an unfinished backup", e)),
-    }
-    let copied = (|| {
+    kinfolk::store::write_backup_file(dest, |tmp| {
         let src = schema::open_reader(path, BUSY_TIMEOUT)?;
-        let mut dst = Connection::open(&tmp).map_err(map)?;
+        let mut dst = Connection::open(tmp).map_err(map)?;
         {
             let backup = Backup::new(&src, &mut dst).map_err(map)?;
             let started = Instant::now();
@@ -121,21 +100,8 @@ fn copy(path: &Path, dest: &Path) -> Result<()> {
             }
         }
         dst.close().map_err(|(_, e)| map(e))?;
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| io("sync the backup", e))
-    })();
-    if let Err(e) = copied {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, dest).map_err(|e| io("move the backup into place", e))?;
-    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io("sync the backup's directory", e))?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Jobs waiting in the write queue and (with reader threads) the read queue.
