@@ -12,6 +12,9 @@
 //! - `KINFOLK_BENCH_OPEN=<dir>`: copy the store files of a `kinfolk-scale build`
 //!   directory into the scratch dir and write into the copies (the prebuilt
 //!   files stay untouched); without it, fresh stores,
+//! - `KINFOLK_WRITERS_IN_PLACE=1` (with `KINFOLK_BENCH_OPEN`): write into the
+//!   prebuilt files themselves, no copy (for 1M files on a full disk: each
+//!   run registers 2 users per task and leaves every toggled pair as found),
 //! - `KINFOLK_BENCH_STORES=sqlite,redb` as for the other benches.
 //!
 //! Prints a markdown table and writes it to
@@ -61,19 +64,25 @@ fn main() {
         .expect("tokio runtime");
     let scratch = Scratch::new("writers");
     let prebuilt = if test { None } else { prebuilt_dir() };
+    let in_place = std::env::var("KINFOLK_WRITERS_IN_PLACE").is_ok_and(|v| v == "1");
     let mut targets = Vec::new();
     for (engine, file) in [(Engine::Sqlite, SQLITE_FILE), (Engine::Redb, REDB_FILE)] {
         if !store_enabled(engine.name()) {
             continue;
         }
-        let path = scratch.path(file);
+        let mut path = scratch.path(file);
         if let Some(dir) = &prebuilt {
             let from = dir.join(file);
             if !from.exists() {
                 continue;
             }
-            eprintln!("writers: copying {} …", from.display());
-            std::fs::copy(&from, &path).expect("copy the prebuilt store");
+            if in_place {
+                eprintln!("writers: writing into {} (in place)", from.display());
+                path = from;
+            } else {
+                eprintln!("writers: copying {} …", from.display());
+                std::fs::copy(&from, &path).expect("copy the prebuilt store");
+            }
         }
         targets.push(Target::prepare(&rt, engine, &path, most));
     }
@@ -85,7 +94,11 @@ fn main() {
         plan.tasks,
         prebuilt.as_ref().map_or_else(
             || "fresh".to_owned(),
-            |d| format!("copies of {}", d.display())
+            |d| if in_place {
+                format!("{} in place", d.display())
+            } else {
+                format!("copies of {}", d.display())
+            }
         ),
         uptime.trim(),
         writers::HEADER

@@ -14,6 +14,7 @@
 
 pub mod base;
 pub mod dataset;
+pub mod fast;
 pub mod fts;
 pub mod load;
 pub mod queries;

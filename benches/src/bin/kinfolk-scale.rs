@@ -4,6 +4,11 @@
 //!
 //! ```text
 //! kinfolk-scale build <sqlite|redb> <dir> <users>   # generate + bulk import, writes <dir>/fixture.json
+//! kinfolk-scale build-fast <sqlite|redb> <dir> <users>
+//!                                                    # the same dataset through Kinfolk::import_transfer
+//!                                                    # (≈ 2 min at 1M instead of 15–37; one feed event
+//!                                                    #  per batch), same fixture.json
+//! kinfolk-scale memory - <users>                     # import into the memory store, report its RSS
 //! kinfolk-scale query <sqlite|redb> <dir> [iters]   # open, query, report
 //!                                                    # (KINFOLK_SCALE_REDB_CACHE_MIB=256: redb cache;
 //!                                                    #  =redb: redb's own default, up to 1 GiB)
@@ -17,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use kinfolk::{FollowAction, Kinfolk, NewUser, PageRequest, RoomFilter, Store};
 use kinfolk_benches::dataset::Dataset;
+use kinfolk_benches::fast;
 use kinfolk_benches::load::load;
 use kinfolk_benches::sqlite_base::SqliteBase;
 use kinfolk_benches::work::{FIXTURE_FILE, Fixture, Requests, deep_cursor, run_mix};
@@ -97,6 +103,96 @@ async fn build(kind: &str, dir: &Path, users: usize) {
     println!(
         "files: {} MiB; build peak RSS {}",
         size >> 20,
+        mib(peak_rss_kib())
+    );
+}
+
+/// `build-fast`: the dataset as one transfer (`kinfolk_benches::fast`).
+async fn build_fast(kind: &str, dir: &Path, users: usize) {
+    if dir.join(FIXTURE_FILE).exists() {
+        eprintln!(
+            "{} already holds a dataset ({FIXTURE_FILE}); use an empty directory",
+            dir.display()
+        );
+        std::process::exit(2);
+    }
+    std::fs::create_dir_all(dir).expect("dir");
+    let t = Instant::now();
+    let mut ds = Dataset::generate(users, bench_seed());
+    let renamed = fast::dedup_usernames(&mut ds);
+    let (data, loaded) = fast::transfer(&ds);
+    println!(
+        "generated {} users ({renamed} renamed: folded name or skeleton taken), {} follows, \
+         {} edges, {} rooms, {} memberships in {:.1}s",
+        ds.users.len(),
+        loaded.follows_added,
+        data.edges.len(),
+        data.rooms.len(),
+        data.members.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Requests::new(&Fixture::new(&ds, &loaded), loaded.follows_added)
+        .save(dir)
+        .expect("write fixture.json");
+    drop(ds);
+    let store = open(kind, dir);
+    let svc = Kinfolk::builder(store)
+        .config(kinfolk::Config {
+            max_following: u64::MAX,
+            ..Default::default()
+        })
+        .build()
+        .await
+        .expect("service");
+    let t = Instant::now();
+    let report = svc.import_transfer(data).await.expect("import_transfer");
+    println!(
+        "import_transfer: {report:?} in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    drop(svc);
+    let size: u64 = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    println!(
+        "files: {} MiB; build peak RSS {}",
+        size >> 20,
+        mib(peak_rss_kib())
+    );
+}
+
+/// `memory`: what the memory store holds at `users` (RSS after the
+/// generator's data is dropped, minus RSS before the import).
+async fn memory(users: usize) {
+    let mut ds = Dataset::generate(users, bench_seed());
+    fast::dedup_usernames(&mut ds);
+    let (data, _) = fast::transfer(&ds);
+    drop(ds);
+    let before = rss_kib();
+    println!("memory: transfer in RAM, RSS {}", mib(before));
+    let store = kinfolk_memory::MemoryStore::new();
+    let svc = Kinfolk::builder(store)
+        .config(kinfolk::Config {
+            max_following: u64::MAX,
+            ..Default::default()
+        })
+        .build()
+        .await
+        .expect("service");
+    let t = Instant::now();
+    let report = svc.import_transfer(data).await.expect("import_transfer");
+    let after = rss_kib();
+    println!(
+        "memory: imported {report:?} in {:.1}s; RSS {} (the transfer dropped); \
+         store ≈ {} more than before the import; peak RSS (VmHWM) {}",
+        t.elapsed().as_secs_f64(),
+        mib(after),
+        mib(after.zip(before).map(|(a, b)| a.saturating_sub(b))),
         mib(peak_rss_kib())
     );
 }
@@ -263,7 +359,7 @@ async fn query(kind: &str, dir: &Path, iters: usize) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: kinfolk-scale build <sqlite|redb> <dir> <users> | query <sqlite|redb> <dir> [iters]";
+    let usage = "usage: kinfolk-scale build|build-fast <sqlite|redb> <dir> <users> | query <sqlite|redb> <dir> [iters] | memory - <users>";
     let (Some(cmd), Some(kind), Some(dir)) = (args.get(1), args.get(2), args.get(3)) else {
         eprintln!("{usage}");
         std::process::exit(2);
@@ -281,6 +377,20 @@ fn main() {
                 .and_then(|s| s.replace('_', "").parse().ok())
                 .unwrap_or(100_000);
             rt.block_on(build(kind, &dir, users));
+        }
+        "build-fast" => {
+            let users = args
+                .get(4)
+                .and_then(|s| s.replace('_', "").parse().ok())
+                .unwrap_or(100_000);
+            rt.block_on(build_fast(kind, &dir, users));
+        }
+        "memory" => {
+            let users = args
+                .get(3)
+                .and_then(|s| s.replace('_', "").parse().ok())
+                .unwrap_or(100_000);
+            rt.block_on(memory(users));
         }
         "query" => {
             let iters = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(2_000);

@@ -11,7 +11,11 @@
 //! (the same file copied into its tree) measures the same files: run the
 //! two binaries alternately. Environment: `ROUNDS` (3), `TOGGLES` (1,500
 //! per round and mode), `FRESH_SECS` (8), `WRITERS` (4 tasks toggling
-//! during the freshness run). Every line printed is one measurement.
+//! during the freshness run), `INDEX` (the index directory, default `DIR/index`;
+//! for a prebuilt 1M dataset of `kinfolk-scale build-fast`, point it at the
+//! index the search bench built there, `DIR/search-index`, so it is not
+//! rebuilt). Toggles pick pairs among the first 2,000 users by id. Every line
+//! printed is one measurement.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -43,7 +47,8 @@ async fn service(dir: &Path, with_index: bool) -> Kinfolk {
     let b =
         Kinfolk::builder(kinfolk_sqlite::open(dir.join("kinfolk.db")).unwrap()).config(config());
     let b = if with_index {
-        b.search(TantivyIndex::open(dir.join("index")).unwrap())
+        let index = std::env::var_os("INDEX").map_or_else(|| dir.join("index"), Into::into);
+        b.search(TantivyIndex::open(index).unwrap())
     } else {
         b
     };
