@@ -363,7 +363,19 @@ impl RedbBase {
     /// Opens `path` (a database `kinfolk-redb` created and has closed) and
     /// checks that the lean user record round-trips a stored one exactly.
     pub fn open(path: &Path, probe: UserId) -> RedbBase {
-        let db = Database::open(path).expect("open the redb file (is the store still open?)");
+        // `KINFOLK_BENCH_REDB_BASE_CACHE_MIB`: the floor's page cache (default:
+        // redb's own, up to 1 GiB; the store's default is 128 MiB), to compare
+        // the two at the same cache size.
+        let mut builder = redb::Builder::new();
+        if let Some(mib) = std::env::var("KINFOLK_BENCH_REDB_BASE_CACHE_MIB")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+        {
+            builder.set_cache_size(mib << 20);
+        }
+        let db = builder
+            .open(path)
+            .expect("open the redb file (is the store still open?)");
         let settings: LeanSettings = postcard::from_bytes(
             &postcard::to_allocvec(&kinfolk::Settings::default()).expect("encode settings"),
         )
