@@ -215,3 +215,65 @@ pub fn transfer(ds: &Dataset) -> (Transfer, Loaded) {
         loaded,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kinfolk::Kinfolk;
+
+    /// The transfer of a small generated dataset passes every import rule
+    /// and gives the counters the generator's graph implies.
+    #[test]
+    fn a_generated_dataset_imports_with_its_counts() {
+        let mut ds = Dataset::generate(2_000, crate::DEFAULT_SEED);
+        dedup_usernames(&mut ds);
+        let (data, loaded) = transfer(&ds);
+        let (users, rooms, members, edges) = (
+            data.users.len() as u64,
+            data.rooms.len() as u64,
+            data.members.len() as u64,
+            data.edges.len() as u64,
+        );
+        assert!(loaded.follows_added > 0 && edges > loaded.follows_added);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let svc = Kinfolk::builder(kinfolk_memory::MemoryStore::new())
+                .config(kinfolk::Config {
+                    max_following: u64::MAX,
+                    ..Default::default()
+                })
+                .build()
+                .await
+                .unwrap();
+            let report = svc.import_transfer(data).await.unwrap();
+            assert_eq!(
+                (report.users, report.rooms, report.members, report.edges),
+                (users, rooms, members, edges)
+            );
+            let celebrity = loaded.id(ds.celebrity);
+            let me = svc.me(celebrity).await.unwrap();
+            let mut pairs: Vec<(u32, u32)> =
+                ds.follows.iter().copied().filter(|(a, b)| a != b).collect();
+            pairs.sort_unstable();
+            pairs.dedup();
+            let expected = pairs.iter().filter(|&&(_, b)| b == ds.celebrity).count() as u64;
+            assert_eq!(me.stats.followers_count, expected);
+        });
+    }
+
+    #[test]
+    fn renamed_usernames_are_unique_when_folded() {
+        let mut ds = Dataset::generate(300, 1);
+        ds.users[1].username = ds.users[0].username.to_uppercase();
+        assert_eq!(dedup_usernames(&mut ds), 1);
+        let folded: HashSet<String> = ds
+            .users
+            .iter()
+            .map(|u| Username::parse(&u.username).unwrap().folded())
+            .collect();
+        assert_eq!(folded.len(), ds.users.len());
+    }
+}
