@@ -223,17 +223,24 @@ pub fn open_with(url: &str, options: Options) -> Result<PostgresStore> {
     // caller's (an async `main` calling `open`): connect on a plain thread.
     let migrate_config = config.clone();
     let order = options.feed_order;
-    let migrated = thread::Builder::new()
+    // The connection that migrated becomes the first worker's connection
+    // (one connection set up fewer per open).
+    let client = thread::Builder::new()
         .name("kinfolk-postgres-open".to_owned())
         .spawn(move || {
             let mut client = schema::connect(&migrate_config)?;
-            schema::migrate(&mut client, order)
+            schema::migrate(&mut client, order).map(|_| client)
         })
         .map_err(|e| Error::storage(format!("cannot start a thread: {e}")))?
         .join()
-        .map_err(|_| Error::storage("opening the PostgreSQL store panicked"))?;
-    migrated?;
-    PostgresStore::start(config, options.pool_size.max(1), order, options.batching)
+        .map_err(|_| Error::storage("opening the PostgreSQL store panicked"))??;
+    PostgresStore::start(
+        config,
+        options.pool_size.max(1),
+        order,
+        options.batching,
+        client,
+    )
 }
 
 /// A kinfolk [`Store`] on PostgreSQL. Made by [`open`] or [`open_with`],
@@ -256,6 +263,7 @@ impl PostgresStore {
         pool_size: usize,
         order: FeedOrder,
         batching: bool,
+        first: postgres::Client,
     ) -> Result<Self> {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let target = format!(
@@ -268,6 +276,7 @@ impl PostgresStore {
             workers: Vec::with_capacity(pool_size),
             target,
         };
+        let mut first = Some(first);
         for n in 0..pool_size {
             // On an error `store` drops here, which stops the threads started so far.
             store.workers.push(pool::spawn_worker(
@@ -276,6 +285,7 @@ impl PostgresStore {
                 order,
                 batching,
                 queue.clone(),
+                first.take(),
             )?);
         }
         Ok(store)

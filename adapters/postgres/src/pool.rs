@@ -57,18 +57,19 @@ pub(crate) enum Job {
     Write(WriteJob, Reply),
 }
 
-/// Starts worker `n`.
+/// Starts worker `n`, with `client` as its first connection if given.
 pub(crate) fn spawn_worker(
     n: usize,
     config: Config,
     order: FeedOrder,
     batching: bool,
     jobs: Receiver<Job>,
+    client: Option<postgres::Client>,
 ) -> Result<JoinHandle<()>> {
     thread::Builder::new()
         .name(format!("kinfolk-postgres-{n}"))
         .spawn(move || {
-            let mut slot: Option<Conn> = None;
+            let mut slot: Option<Conn> = client.map(|c| Conn::new(c, order, batching));
             while let Ok(job) = jobs.recv() {
                 serve(&mut slot, &config, order, batching, job);
             }
