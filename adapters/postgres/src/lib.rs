@@ -120,6 +120,29 @@ pub fn round_trips() -> u64 {
     ROUND_TRIPS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+static CONFLICTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static ESCALATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts a write attempt that failed with 40001/40P01, and whether the
+/// store then runs the job again alone (holding the writers' lock exclusively).
+pub(crate) fn conflict(escalated: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    CONFLICTS.fetch_add(1, Relaxed);
+    if escalated {
+        ESCALATIONS.fetch_add(1, Relaxed);
+    }
+}
+
+/// Write attempts every store of this process lost to a serialization
+/// failure or deadlock (SQLSTATE 40001/40P01), and how many of them the
+/// store ran again alone among writers (ADR 0009 "Hot spots"). For the
+/// throughput counters in BENCHMARKS.md.
+#[doc(hidden)]
+pub fn conflicts() -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (CONFLICTS.load(Relaxed), ESCALATIONS.load(Relaxed))
+}
+
 /// The advisory lock key of the feed (feed order `commit`): "kinf" "feed".
 pub(crate) const FEED_LOCK: i64 = 0x6b69_6e66_6665_6564;
 

@@ -108,8 +108,16 @@ fn serve(slot: &mut Option<Conn>, config: &Config, order: FeedOrder, batching: b
             // Lost a race (40001/40P01): run it again at once, alone among
             // writers, so that a hot spot cannot starve it.
             let outcome = if conflict && !conn.client.is_closed() {
-                run(conn, &ALONE, |tx| job(tx)).0
+                crate::conflict(true);
+                let (outcome, again) = run(conn, &ALONE, |tx| job(tx));
+                if again {
+                    crate::conflict(false);
+                }
+                outcome
             } else {
+                if conflict {
+                    crate::conflict(false);
+                }
                 outcome
             };
             (outcome, reply)
