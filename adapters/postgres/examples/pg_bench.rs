@@ -274,12 +274,15 @@ async fn point(
 /// `KINFOLK_PG_BENCH=throughput`: only durable write throughput, both feed
 /// orders in the same run, `KINFOLK_PG_BENCH_ROUNDS` (3) rounds alternating
 /// the orders, 1 / 8 / 32 clients per round, each point with its counters.
-/// `KINFOLK_PG_BENCH_SPREAD=1` gives each client a pair of users far apart
+/// `KINFOLK_PG_BENCH_FOLLOWS=N` imports N follows first (an edges table of
+/// realistic size; with a near-empty one every toggle's pair probe and edge
+/// insert meet on the same few index pages). `KINFOLK_PG_BENCH_SPREAD=1` gives each client a pair of users far apart
 /// in id order (instead of neighbours: ids are UUID v7, so neighbours share
 /// index pages).
 fn throughput_only(rt: &tokio::runtime::Runtime, users: usize, secs: f64) {
     let rounds = env_num("KINFOLK_PG_BENCH_ROUNDS", 3);
     let pool = env_num("KINFOLK_PG_BENCH_POOL", 32);
+    let follows = env_num("KINFOLK_PG_BENCH_FOLLOWS", 0);
     let mut sides = Vec::new();
     for order in [FeedOrder::Commit, FeedOrder::TransactionId] {
         let db = PgDb::new();
@@ -305,7 +308,30 @@ fn throughput_only(rt: &tokio::runtime::Runtime, users: usize, secs: f64) {
                 "[{order:?}] imported {users} users in {:.1}s",
                 t.elapsed().as_secs_f64()
             );
+            // A populated edges table: user i follows users i+1, i+2, … (wrapping).
+            let t = Instant::now();
+            let rows: Vec<(UserId, UserId)> = (0..follows)
+                .map(|k| {
+                    let (i, d) = (k % users, 1 + k / users);
+                    (ids[i], ids[(i + d) % users])
+                })
+                .collect();
+            for chunk in rows.chunks(50_000) {
+                svc.import_follows(chunk.to_vec()).await.unwrap();
+            }
+            if follows > 0 {
+                println!(
+                    "[{order:?}] imported {follows} follows in {:.1}s",
+                    t.elapsed().as_secs_f64()
+                );
+            }
             (svc, Arc::new(ids))
+        });
+        // As autovacuum would, before the measurements.
+        let url = db.url.clone();
+        common::blocking(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            c.batch_execute("ANALYZE").unwrap();
         });
         sides.push((order, db, svc, ids));
     }
