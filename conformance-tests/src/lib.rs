@@ -75,6 +75,7 @@ include!(concat!(env!("OUT_DIR"), "/cases.rs"));
 ///     store: MyFactory::new(),          // conformance cases, race suite
 ///     model: MyFactory::fast(),         // optional: model test subject
 ///     model_cases: 300,                 // optional: default case count
+///     model_threads: 2,                 // optional: sequences run at once
 ///     kill: MyKillTarget,               // optional: kill::KillTarget
 /// }
 /// ```
@@ -84,7 +85,9 @@ include!(concat!(env!("OUT_DIR"), "/cases.rs"));
 /// - `race::…`: the race suite ([`race::run`]);
 /// - `model::…` (with `model`): the model-based property test against the
 ///   memory reference ([`model::run_model`]; `KINFOLK_PROPTEST_CASES` sets
-///   the number of sequences, default 1,000 or `model_cases`);
+///   the number of sequences, default 1,000 or `model_cases`;
+///   `KINFOLK_MODEL_THREADS` how many run at once, default 1 or
+///   `model_threads`);
 /// - `kill::…` (with `kill`): the SIGKILL test ([`kill::parent`]; the child is
 ///   `kill::child`, the same test binary re-executed);
 /// - `kit::every_conformance_case_is_stamped`: lists the test binary's own
@@ -103,7 +106,7 @@ macro_rules! store_tests {
     };
     (
         store: $factory:expr
-        $(, model: $model:expr $(, model_cases: $cases:expr)?)?
+        $(, model: $model:expr $(, model_cases: $cases:expr)? $(, model_threads: $threads:expr)?)?
         $(, kill: $kill:expr)?
         $(,)?
     ) => {
@@ -126,6 +129,7 @@ macro_rules! store_tests {
                 fn store_agrees_with_memory_model() {
                     let run = $crate::model::ModelRun::new(env!("CARGO_PKG_NAME"), file!());
                     $( let run = run.default_cases($cases); )?
+                    $( let run = run.default_threads($threads); )?
                     $crate::model::run_model(
                         run,
                         || Box::new($model),

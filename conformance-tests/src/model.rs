@@ -1463,6 +1463,11 @@ pub struct ModelRun {
     /// The service configuration of both sides: the default, with a
     /// following cap of 3 so that `LimitExceeded` is reached.
     pub config: Config,
+    /// Sequences run at once, each thread with its own proptest runner and
+    /// its share of `cases`: `KINFOLK_MODEL_THREADS`, default 1 (for a store
+    /// whose sequences mostly wait on a server, `model_threads` in
+    /// [`store_tests!`](crate::store_tests)).
+    pub threads: usize,
 }
 
 fn env_num<T: std::str::FromStr>(name: &str) -> Option<T> {
@@ -1478,6 +1483,14 @@ impl ModelRun {
         self
     }
 
+    /// Sets the number of threads unless `KINFOLK_MODEL_THREADS` is set.
+    pub fn default_threads(mut self, threads: usize) -> Self {
+        if env_num::<usize>("KINFOLK_MODEL_THREADS").is_none() {
+            self.threads = threads.max(1);
+        }
+        self
+    }
+
     /// The defaults, overridden by the environment variables named above.
     pub fn new(name: &'static str, source_file: &'static str) -> Self {
         Self {
@@ -1489,6 +1502,7 @@ impl ModelRun {
                 max_following: 3,
                 ..Config::default()
             },
+            threads: env_num("KINFOLK_MODEL_THREADS").unwrap_or(1).max(1),
         }
     }
 }
@@ -1654,21 +1668,16 @@ async fn run_sequence(
     Ok(())
 }
 
-/// Runs the model-based property test: `run.cases` generated sequences, each
-/// against a fresh store from `subject` and a fresh reference store from
-/// `model`. Prints a summary (cases, commands, outcome counts, time) to
-/// stderr.
-///
-/// # Panics
-/// With the shrunk, minimal failing sequence and the first difference, when
-/// a sequence makes the two diverge or breaks an invariant.
-pub fn run_model(
-    run: ModelRun,
-    subject: impl Fn() -> Box<dyn StoreFactory>,
-    model: impl Fn() -> Box<dyn StoreFactory>,
-) {
+/// One proptest runner: `cases` generated sequences, one after another.
+fn run_cases(
+    run: &ModelRun,
+    cases: u32,
+    subject: &dyn Fn() -> Box<dyn StoreFactory>,
+    model: &dyn Fn() -> Box<dyn StoreFactory>,
+    stats: &Mutex<Stats>,
+) -> Result<(), TestError<Vec<Cmd>>> {
     let config = PtConfig {
-        cases: run.cases,
+        cases,
         source_file: Some(run.source_file),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
             "proptest-regressions",
@@ -1677,16 +1686,52 @@ pub fn run_model(
         ..PtConfig::default()
     };
     let mut runner = TestRunner::new(config);
-    let stats = Mutex::new(Stats::default());
-    let started = Instant::now();
-    let result = runner.run(&sequence(), |cmds| {
+    runner.run(&sequence(), |cmds| {
         // A runtime per case: a case that panics takes only its own runtime down.
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| TestCaseError::fail(format!("tokio runtime: {e}")))?;
-        rt.block_on(run_sequence(&run, &subject, &model, &cmds, &stats))
-    });
+        rt.block_on(run_sequence(run, subject, model, &cmds, stats))
+    })
+}
+
+/// Runs the model-based property test: `run.cases` generated sequences, each
+/// against a fresh store from `subject` and a fresh reference store from
+/// `model`, on `run.threads` threads (each its own runner and share of the
+/// cases). Prints a summary (cases, commands, outcome counts, time) to
+/// stderr.
+///
+/// # Panics
+/// With the shrunk, minimal failing sequence and the first difference, when
+/// a sequence makes the two diverge or breaks an invariant.
+pub fn run_model(
+    run: ModelRun,
+    subject: impl Fn() -> Box<dyn StoreFactory> + Sync,
+    model: impl Fn() -> Box<dyn StoreFactory> + Sync,
+) {
+    let stats = Mutex::new(Stats::default());
+    let started = Instant::now();
+    let threads = run.threads.clamp(1, run.cases.max(1) as usize);
+    let result = if threads == 1 {
+        run_cases(&run, run.cases, &subject, &model, &stats)
+    } else {
+        let share =
+            |i: usize| run.cases / threads as u32 + u32::from(i < run.cases as usize % threads);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|i| {
+                    let (run, subject, model, stats) = (&run, &subject, &model, &stats);
+                    scope.spawn(move || run_cases(run, share(i), subject, model, stats))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+    };
     let st = stats.lock().unwrap_or_else(|e| e.into_inner());
     let mut by_kind: BTreeMap<&str, u64> = BTreeMap::new();
     for (k, n) in &st.outcomes {
@@ -1695,10 +1740,15 @@ pub fn run_model(
             .or_default() += n;
     }
     eprintln!(
-        "model[{}]: {} passing sequences ({} asked), {} commands (mean {:.1}), {} sweeps, {:.1} s",
+        "model[{}]: {} passing sequences ({} asked{}), {} commands (mean {:.1}), {} sweeps, {:.1} s",
         run.name,
         st.runs,
         run.cases,
+        if threads > 1 {
+            format!(", {threads} at a time")
+        } else {
+            String::new()
+        },
         st.commands,
         st.commands as f64 / st.runs.max(1) as f64,
         st.sweeps,

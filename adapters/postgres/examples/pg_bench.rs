@@ -15,6 +15,10 @@
 //!   orders.
 //!
 //! `KINFOLK_PG_TMP=/tmp cargo run --release -p kinfolk-postgres --example pg_bench`
+//!
+//! `KINFOLK_PG_BENCH=throughput` measures only the throughput, both orders
+//! alternating in rounds, each point with its counters (see
+//! `throughput_only`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 #[path = "../tests/common/mod.rs"]
@@ -155,6 +159,10 @@ impl Floor {
     }
 }
 
+fn spread() -> bool {
+    std::env::var("KINFOLK_PG_BENCH_SPREAD").is_ok_and(|v| v == "1")
+}
+
 fn per_op(start: Instant, n: usize) -> f64 {
     start.elapsed().as_secs_f64() * 1e6 / n as f64
 }
@@ -166,8 +174,13 @@ async fn throughput(svc: &Kinfolk, ids: &Arc<Vec<UserId>>, clients: usize, secs:
         let (svc, ids) = (svc.clone(), ids.clone());
         tasks.push(tokio::spawn(async move {
             // Disjoint pairs per client: no two clients touch the same users.
-            let a = ids[1000 + 4 * c];
-            let b = ids[1001 + 4 * c];
+            let (a, b) = if spread() {
+                let n = ids.len() / 2;
+                let (i, j) = ((c * 7919) % n, n + (c * 104_729) % n);
+                (ids[i], ids[j])
+            } else {
+                (ids[1000 + 4 * c], ids[1001 + 4 * c])
+            };
             let mut n = 0u64;
             while Instant::now() < deadline {
                 svc.toggle_follow(a, b, None).await.unwrap();
@@ -183,6 +196,155 @@ async fn throughput(svc: &Kinfolk, ids: &Arc<Vec<UserId>>, clients: usize, secs:
     total as f64 / secs
 }
 
+/// Server-side counters: `pg_stat_wal` (cluster-wide: the bench's cluster
+/// serves only the bench) and the database's commits and rollbacks.
+#[derive(Clone, Copy, Default)]
+struct ServerStats {
+    wal_write: i64,
+    wal_sync: i64,
+    xact_commit: i64,
+    xact_rollback: i64,
+}
+
+fn server_stats(url: &str) -> ServerStats {
+    let url = url.to_owned();
+    common::blocking(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let r = c
+            .query_one(
+                "SELECT w.wal_write, w.wal_sync, d.xact_commit, d.xact_rollback \
+                 FROM pg_stat_wal w, pg_stat_database d WHERE d.datname = current_database()",
+                &[],
+            )
+            .unwrap();
+        ServerStats {
+            wal_write: r.get(0),
+            wal_sync: r.get(1),
+            xact_commit: r.get(2),
+            xact_rollback: r.get(3),
+        }
+    })
+}
+
+/// PostgreSQL backends publish their statistics at most once a second (and
+/// an idle one within 10 s): wait a second, then end a transaction on every
+/// pool connection, so that the counters read next include the window.
+async fn settle_stats(svc: &Kinfolk, ids: &Arc<Vec<UserId>>, pool: usize) {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut reads = Vec::new();
+    for i in 0..pool * 4 {
+        let (svc, id) = (svc.clone(), ids[i % ids.len()]);
+        reads.push(tokio::spawn(async move { svc.me(id).await.map(drop) }));
+    }
+    for r in reads {
+        r.await.unwrap().unwrap();
+    }
+}
+
+/// One throughput point with its counters.
+async fn point(
+    svc: &Kinfolk,
+    url: &str,
+    ids: &Arc<Vec<UserId>>,
+    clients: usize,
+    secs: f64,
+    pool: usize,
+) -> String {
+    let s0 = server_stats(url);
+    let c0 = kinfolk_postgres::conflicts();
+    let per_s = throughput(svc, ids, clients, secs).await;
+    let c1 = kinfolk_postgres::conflicts();
+    settle_stats(svc, ids, pool).await;
+    let s1 = server_stats(url);
+    let toggles = per_s * secs;
+    let syncs = (s1.wal_sync - s0.wal_sync).max(1) as f64;
+    format!(
+        "{per_s:.0}/s | 40001/40P01 {} ({:.1} %), run alone {} | WAL writes {} syncs {} | commits/sync {:.2} | db commits {} rollbacks {}",
+        c1.0 - c0.0,
+        100.0 * (c1.0 - c0.0) as f64 / toggles.max(1.0),
+        c1.1 - c0.1,
+        s1.wal_write - s0.wal_write,
+        s1.wal_sync - s0.wal_sync,
+        toggles / syncs,
+        s1.xact_commit - s0.xact_commit,
+        s1.xact_rollback - s0.xact_rollback,
+    )
+}
+
+/// `KINFOLK_PG_BENCH=throughput`: only durable write throughput, both feed
+/// orders in the same run, `KINFOLK_PG_BENCH_ROUNDS` (3) rounds alternating
+/// the orders, 1 / 8 / 32 clients per round, each point with its counters.
+/// `KINFOLK_PG_BENCH_FOLLOWS=N` imports N follows first (an edges table of
+/// realistic size; with a near-empty one every toggle's pair probe and edge
+/// insert meet on the same few index pages). `KINFOLK_PG_BENCH_SPREAD=1` gives each client a pair of users far apart
+/// in id order (instead of neighbours: ids are UUID v7, so neighbours share
+/// index pages).
+fn throughput_only(rt: &tokio::runtime::Runtime, users: usize, secs: f64) {
+    let rounds = env_num("KINFOLK_PG_BENCH_ROUNDS", 3);
+    let pool = env_num("KINFOLK_PG_BENCH_POOL", 32);
+    let follows = env_num("KINFOLK_PG_BENCH_FOLLOWS", 0);
+    let mut sides = Vec::new();
+    for order in [FeedOrder::Commit, FeedOrder::TransactionId] {
+        let db = PgDb::new();
+        let store = Arc::new(
+            kinfolk_postgres::open_with(
+                &db.url,
+                Options::default().pool_size(pool).feed_order(order),
+            )
+            .unwrap(),
+        );
+        let (svc, ids) = rt.block_on(async {
+            let svc = Kinfolk::builder(store).build().await.unwrap();
+            let t = Instant::now();
+            let mut ids = Vec::with_capacity(users);
+            for chunk in (0..users).collect::<Vec<_>>().chunks(50_000) {
+                let batch = chunk
+                    .iter()
+                    .map(|i| NewUser::new(&format!("pgb{i}x"), "Bench User").unwrap())
+                    .collect();
+                ids.extend(svc.import_users(batch).await.unwrap());
+            }
+            println!(
+                "[{order:?}] imported {users} users in {:.1}s",
+                t.elapsed().as_secs_f64()
+            );
+            // A populated edges table: user i follows users i+1, i+2, … (wrapping).
+            let t = Instant::now();
+            let rows: Vec<(UserId, UserId)> = (0..follows)
+                .map(|k| {
+                    let (i, d) = (k % users, 1 + k / users);
+                    (ids[i], ids[(i + d) % users])
+                })
+                .collect();
+            for chunk in rows.chunks(50_000) {
+                svc.import_follows(chunk.to_vec()).await.unwrap();
+            }
+            if follows > 0 {
+                println!(
+                    "[{order:?}] imported {follows} follows in {:.1}s",
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            (svc, Arc::new(ids))
+        });
+        // As autovacuum would, before the measurements.
+        let url = db.url.clone();
+        common::blocking(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            c.batch_execute("ANALYZE").unwrap();
+        });
+        sides.push((order, db, svc, ids));
+    }
+    for r in 1..=rounds {
+        for (order, db, svc, ids) in &sides {
+            for clients in [1, 8, 32] {
+                let line = rt.block_on(point(svc, &db.url, ids, clients, secs, pool));
+                println!("round {r} [{order:?}] {clients:>2} clients: {line}");
+            }
+        }
+    }
+}
+
 fn main() {
     let users = env_num("KINFOLK_PG_BENCH_USERS", 100_000);
     let iters = env_num("KINFOLK_PG_BENCH_ITERS", 500);
@@ -194,6 +356,10 @@ fn main() {
         .build()
         .unwrap();
     println!("users={users} iters={iters} rounds={rounds} throughput window={secs}s");
+    if std::env::var("KINFOLK_PG_BENCH").is_ok_and(|v| v == "throughput") {
+        throughput_only(&rt, users, secs);
+        return;
+    }
     for order in [FeedOrder::Commit, FeedOrder::TransactionId] {
         let db = PgDb::new();
         let open = |batching: bool| {

@@ -120,6 +120,29 @@ pub fn round_trips() -> u64 {
     ROUND_TRIPS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+static CONFLICTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static ESCALATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts a write attempt that failed with 40001/40P01, and whether the
+/// store then runs the job again alone (holding the writers' lock exclusively).
+pub(crate) fn conflict(escalated: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    CONFLICTS.fetch_add(1, Relaxed);
+    if escalated {
+        ESCALATIONS.fetch_add(1, Relaxed);
+    }
+}
+
+/// Write attempts every store of this process lost to a serialization
+/// failure or deadlock (SQLSTATE 40001/40P01), and how many of them the
+/// store ran again alone among writers (ADR 0009 "Hot spots"). For the
+/// throughput counters in BENCHMARKS.md.
+#[doc(hidden)]
+pub fn conflicts() -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (CONFLICTS.load(Relaxed), ESCALATIONS.load(Relaxed))
+}
+
 /// The advisory lock key of the feed (feed order `commit`): "kinf" "feed".
 pub(crate) const FEED_LOCK: i64 = 0x6b69_6e66_6665_6564;
 
@@ -223,17 +246,24 @@ pub fn open_with(url: &str, options: Options) -> Result<PostgresStore> {
     // caller's (an async `main` calling `open`): connect on a plain thread.
     let migrate_config = config.clone();
     let order = options.feed_order;
-    let migrated = thread::Builder::new()
+    // The connection that migrated becomes the first worker's connection
+    // (one connection set up fewer per open).
+    let client = thread::Builder::new()
         .name("kinfolk-postgres-open".to_owned())
         .spawn(move || {
             let mut client = schema::connect(&migrate_config)?;
-            schema::migrate(&mut client, order)
+            schema::migrate(&mut client, order).map(|_| client)
         })
         .map_err(|e| Error::storage(format!("cannot start a thread: {e}")))?
         .join()
-        .map_err(|_| Error::storage("opening the PostgreSQL store panicked"))?;
-    migrated?;
-    PostgresStore::start(config, options.pool_size.max(1), order, options.batching)
+        .map_err(|_| Error::storage("opening the PostgreSQL store panicked"))??;
+    PostgresStore::start(
+        config,
+        options.pool_size.max(1),
+        order,
+        options.batching,
+        client,
+    )
 }
 
 /// A kinfolk [`Store`] on PostgreSQL. Made by [`open`] or [`open_with`],
@@ -256,6 +286,7 @@ impl PostgresStore {
         pool_size: usize,
         order: FeedOrder,
         batching: bool,
+        first: postgres::Client,
     ) -> Result<Self> {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let target = format!(
@@ -268,6 +299,7 @@ impl PostgresStore {
             workers: Vec::with_capacity(pool_size),
             target,
         };
+        let mut first = Some(first);
         for n in 0..pool_size {
             // On an error `store` drops here, which stops the threads started so far.
             store.workers.push(pool::spawn_worker(
@@ -276,6 +308,7 @@ impl PostgresStore {
                 order,
                 batching,
                 queue.clone(),
+                first.take(),
             )?);
         }
         Ok(store)

@@ -57,18 +57,19 @@ pub(crate) enum Job {
     Write(WriteJob, Reply),
 }
 
-/// Starts worker `n`.
+/// Starts worker `n`, with `client` as its first connection if given.
 pub(crate) fn spawn_worker(
     n: usize,
     config: Config,
     order: FeedOrder,
     batching: bool,
     jobs: Receiver<Job>,
+    client: Option<postgres::Client>,
 ) -> Result<JoinHandle<()>> {
     thread::Builder::new()
         .name(format!("kinfolk-postgres-{n}"))
         .spawn(move || {
-            let mut slot: Option<Conn> = None;
+            let mut slot: Option<Conn> = client.map(|c| Conn::new(c, order, batching));
             while let Ok(job) = jobs.recv() {
                 serve(&mut slot, &config, order, batching, job);
             }
@@ -107,8 +108,16 @@ fn serve(slot: &mut Option<Conn>, config: &Config, order: FeedOrder, batching: b
             // Lost a race (40001/40P01): run it again at once, alone among
             // writers, so that a hot spot cannot starve it.
             let outcome = if conflict && !conn.client.is_closed() {
-                run(conn, &ALONE, |tx| job(tx)).0
+                crate::conflict(true);
+                let (outcome, again) = run(conn, &ALONE, |tx| job(tx));
+                if again {
+                    crate::conflict(false);
+                }
+                outcome
             } else {
+                if conflict {
+                    crate::conflict(false);
+                }
                 outcome
             };
             (outcome, reply)

@@ -205,7 +205,8 @@ statements! {
     /// Feed events after $1, in order (feed order `commit`: every visible
     /// event is final).
     CHANGES_SINCE = "SELECT seq, at, change FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2";
-    /// The highest trimmed sequence number and the highest stored one.
+    /// The floor (the highest trimmed or raised-past sequence number) and
+    /// the highest stored one.
     LAST_SEQ = "SELECT (SELECT trimmed FROM feed_meta WHERE id = 1), (SELECT max(seq) FROM changes)";
     /// Appends one event (feed order `commit`): takes the feed lock (held
     /// until the transaction ends), then the next number.
@@ -217,6 +218,17 @@ statements! {
                       SELECT nextval('feed_seq'), $2, t.c \
                       FROM (SELECT pg_advisory_xact_lock($1)) AS l, \
                       unnest($3::text[]) WITH ORDINALITY AS t (c, o) RETURNING seq";
+
+    /// Raises the feed to $2 (feed order `commit`; `WriteTx::raise_seq`) in
+    /// one statement, no events: takes the feed lock (so no transaction
+    /// holding a smaller number is still in flight), moves `feed_seq` to at
+    /// least $2 (the next number is above it; `setval` is not undone by a
+    /// rollback, which only leaves a gap) and raises the floor `last_seq`
+    /// reports (`feed_meta.trimmed`) to $2, which a rollback does undo.
+    RAISE_SEQ = "UPDATE feed_meta SET trimmed = greatest(trimmed, $2) \
+                 FROM (SELECT setval('feed_seq', greatest($2, coalesce(pg_sequence_last_value('feed_seq'), 0))) \
+                       FROM (SELECT pg_advisory_xact_lock($1)) AS l) AS s \
+                 WHERE id = 1 RETURNING s.setval";
 
     /// Feed events after $1, in order, below the horizon (feed order `xid`).
     CHANGES_SINCE_XID = concat!(horizon!(),

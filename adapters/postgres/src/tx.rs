@@ -605,6 +605,43 @@ impl WriteTx for Tx<'_> {
         Ok(seqs)
     }
 
+    /// `Commit` order: one statement ([`sql::RAISE_SEQ`]) moves the
+    /// sequence and the floor of `last_seq`, no events (the port's default
+    /// appends one event per skipped number: 20 million for a large import).
+    /// `TransactionId` order: numbers come from transaction ids, which no
+    /// statement can raise; every later transaction's numbers are above this
+    /// one's, so one empty [`Change::Imported`] event of this transaction
+    /// raises the feed (visible, as any event, once no older transaction is
+    /// in flight); refused with [`Error::Storage`] when `upto` lies beyond
+    /// this transaction's numbers.
+    fn raise_seq(&mut self, at: Timestamp, upto: u64) -> Result<()> {
+        if self.last_seq()? >= upto {
+            return Ok(());
+        }
+        match self.order() {
+            FeedOrder::Commit => {
+                self.first(
+                    sql::RAISE_SEQ,
+                    &[&FEED_LOCK, &codec::seq(upto)?],
+                    "feed_meta",
+                    |c| c.i64(0),
+                )?
+                .ok_or_else(|| Error::corrupt("feed_meta: the row is missing"))?;
+                Ok(())
+            }
+            FeedOrder::TransactionId => {
+                let seq = self.append_change(at, Change::Imported { users: Vec::new() })?;
+                if seq < upto {
+                    return Err(self.doom(Failure::storage(format!(
+                        "cannot raise the feed to {upto}: in feed order TransactionId sequence \
+                         numbers follow transaction ids, and this transaction's are near {seq}"
+                    ))));
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn trim_changes(&mut self, upto: u64) -> Result<u64> {
         let n = self
             .first(sql::TRIM_CHANGES, &[&codec::int(upto)], "changes", |c| {

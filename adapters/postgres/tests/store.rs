@@ -8,25 +8,31 @@
 
 mod common;
 
-use common::PgDb;
+use common::{PgDb, ReusedDb};
 
 // Every conformance case, the race suite and the model test against the
-// memory reference (64 sequences by default, as each costs a CREATE DATABASE;
-// KINFOLK_PROPTEST_CASES=1000 for the full run), from the test-kit.
+// memory reference, from the test-kit. The model runs 1,000 sequences
+// (KINFOLK_PROPTEST_CASES overrides), two at a time (KINFOLK_MODEL_THREADS):
+// a sequence mostly waits on the server, and its database is a reused one
+// emptied by the factory (`common::ReusedDb`), not a CREATE DATABASE each.
 kinfolk_conformance::store_tests! {
     store: PgDb::new(),
     model: ModelDb {
-        db: PgDb::new(),
+        db: ReusedDb::take(),
         search: Arc::new(MemorySearch::new()),
     },
-    model_cases: 64,
+    model_cases: 1000,
+    model_threads: 2,
 }
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kinfolk::{Error, Kinfolk, NewUser, PageRequest, SearchIndex, SearchScope, Store, UserId};
+use kinfolk::{
+    Change, Error, Kinfolk, NewUser, PageRequest, SearchIndex, SearchScope, Store, Timestamp,
+    UserId,
+};
 use kinfolk_conformance::StoreFactory;
 use kinfolk_conformance::fixtures::check_invariants;
 use kinfolk_memory::MemorySearch;
@@ -35,17 +41,24 @@ use kinfolk_search::TantivyIndex;
 
 // ------------------------------------------------------------------ model
 
-/// The store under test for the model: a fresh database per sequence, with
-/// the brute-force index (the model checks the store, not the index).
+/// One connection per model store: a sequence runs one command at a time,
+/// and every (re)open of a bigger pool sets up more connections (the model
+/// reopens about once per sequence). The race suite and the two-instance
+/// tests cover concurrency.
+const MODEL_POOL: usize = 1;
+
+/// The store under test for the model: an empty database per sequence (a
+/// reused one, emptied by the factory: `common::ReusedDb`), with the
+/// brute-force index (the model checks the store, not the index).
 struct ModelDb {
-    db: PgDb,
+    db: ReusedDb,
     search: Arc<MemorySearch>,
 }
 
 #[async_trait::async_trait]
 impl StoreFactory for ModelDb {
     async fn open(&mut self) -> kinfolk::Result<Arc<dyn Store>> {
-        Ok(self.db.store()?)
+        Ok(self.db.store(MODEL_POOL)?)
     }
     fn persistent(&self) -> bool {
         true
@@ -378,5 +391,108 @@ fn two_instances_search_on_b_finds_what_a_wrote() {
             vec![z.id],
             "instance B's index did not follow the shared feed"
         );
+    });
+}
+
+// ------------------------------------------------------------------ raise_seq
+
+async fn last_seq(store: &dyn Store) -> u64 {
+    kinfolk::store::read(store, |tx| tx.last_seq())
+        .await
+        .unwrap()
+}
+
+async fn feed(store: &dyn Store) -> Vec<kinfolk::ChangeEvent> {
+    kinfolk::store::read(store, |tx| tx.changes_since(0, 100))
+        .await
+        .unwrap()
+}
+
+async fn raise(store: &dyn Store, upto: u64, fail: bool) -> kinfolk::Result<()> {
+    kinfolk::store::write(store, move |tx| {
+        tx.raise_seq(Timestamp::UNIX_EPOCH, upto)?;
+        if fail {
+            return Err(Error::validation("job", "fails after the raise"));
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn append(store: &dyn Store) -> u64 {
+    kinfolk::store::write(store, |tx| {
+        tx.append_change(
+            Timestamp::UNIX_EPOCH,
+            Change::Imported { users: Vec::new() },
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// `Commit` order: the feed is raised without events (the port's default
+/// would append five million), a rolled-back raise leaves `last_seq` as it
+/// was, later numbers are above the raise, and a raise below `last_seq` does
+/// nothing.
+#[test]
+fn raise_seq_moves_the_feed_without_events_in_commit_order() {
+    runtime().block_on(async {
+        let db = PgDb::new();
+        let store = db.store().unwrap();
+        let s: &dyn Store = store.as_ref();
+        raise(s, 5_000_000, false).await.unwrap();
+        assert_eq!(last_seq(s).await, 5_000_000);
+        assert!(feed(s).await.is_empty(), "raise_seq appended events");
+        let refused = raise(s, 9_000_000, true).await;
+        assert!(
+            matches!(refused, Err(Error::Validation { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(
+            last_seq(s).await,
+            5_000_000,
+            "a rolled-back raise moved last_seq"
+        );
+        let next = append(s).await;
+        assert!(next > 5_000_000, "{next}");
+        raise(s, 10, false).await.unwrap();
+        assert_eq!(last_seq(s).await, next);
+        let events = feed(s).await;
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![next]);
+        // Reopened (a new pool): the raise is stored, not held by a connection.
+        drop(store);
+        let store = db.store().unwrap();
+        assert_eq!(last_seq(store.as_ref()).await, next);
+        assert!(append(store.as_ref()).await > next);
+    });
+}
+
+/// `TransactionId` order: one empty `Imported` event raises the feed; a
+/// number beyond this transaction's range is refused with a typed error and
+/// stores nothing.
+#[test]
+fn raise_seq_appends_one_event_in_transaction_id_order() {
+    runtime().block_on(async {
+        let db = PgDb::with_order(FeedOrder::TransactionId);
+        let store = db.store().unwrap();
+        let s: &dyn Store = store.as_ref();
+        raise(s, 1_000, false).await.unwrap();
+        // Visible once no older transaction of the cluster is in flight
+        // (other tests write to other databases meanwhile).
+        let mut events = feed(s).await;
+        for _ in 0..200 {
+            if !events.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            events = feed(s).await;
+        }
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert!(matches!(&events[0].change, Change::Imported { users } if users.is_empty()));
+        assert!(last_seq(s).await >= 1_000);
+        let far = u64::try_from(i64::MAX).unwrap() - 1;
+        let refused = raise(s, far, false).await;
+        assert!(matches!(refused, Err(Error::Storage(_))), "{refused:?}");
+        assert_eq!(feed(s).await.len(), 1, "a refused raise stored an event");
     });
 }

@@ -1,4 +1,4 @@
-//! Every conformance case again, on databases whose feed is in
+//! Every conformance case and the race suite again, on databases whose feed is in
 //! [`FeedOrder::TransactionId`] order (sparse, increasing sequence numbers;
 //! `docs/adr/0009-postgres-store.md`), one case at a time (see
 //! `common::Alone`). Its own test binary, so its cluster is its own.
@@ -28,3 +28,9 @@ fn factory() -> PgDb {
 }
 
 kinfolk_conformance::conformance_tests!(factory());
+
+/// The race suite too, in `TransactionId` order.
+#[test]
+fn race_counters_and_edges_stay_exact_under_concurrent_commands() {
+    kinfolk_conformance::race::run(Box::new(factory()));
+}
