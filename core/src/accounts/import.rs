@@ -1,6 +1,8 @@
 //! Bulk import: many registrations or follows in one transaction per batch,
 //! for migrations and benchmark datasets. Same rules as the single commands,
-//! all-or-nothing per batch.
+//! all-or-nothing per batch, one [`Change::Imported`] feed event per batch;
+//! [`Kinfolk::bulk_import`] runs batches with the store's bulk-load mode on
+//! (indexes built after the load). `docs/adr/0011-transfer-format.md`.
 
 use crate::meter::MeterExt;
 use std::collections::{HashMap, HashSet};
@@ -14,6 +16,7 @@ use crate::profile::claims::{claim_new_username, ensure_skeletons};
 use crate::profile::{AccountStatus, NewUser, User};
 use crate::service::Kinfolk;
 use crate::settings::Settings;
+use crate::store::BulkLoad;
 
 /// Most rows one import batch takes.
 pub const MAX_IMPORT_BATCH: usize = 50_000;
@@ -21,7 +24,12 @@ pub const MAX_IMPORT_BATCH: usize = 50_000;
 impl Kinfolk {
     /// Registers many users in one transaction and returns their ids in
     /// order. Every rule of [`Kinfolk::register`] applies; the first refused
-    /// row refuses the whole batch (nothing is stored).
+    /// row refuses the whole batch (nothing is stored). Each user appends one
+    /// `UserRegistered` feed event, in batch order (a million users are a
+    /// million small rows; the follows are the big part of a load, see
+    /// [`Kinfolk::import_follows`]).
+    ///
+    /// For a big load, run the batches inside [`Kinfolk::bulk_import`].
     ///
     /// # Errors
     /// `Validation` (`batch`) for more than 50,000 rows; `UsernameReserved`;
@@ -80,11 +88,20 @@ impl Kinfolk {
     /// writing each touched user's counters once. Imported follows are
     /// approved also for private accounts (they were approved where they come
     /// from). A follow that exists already (or repeats an earlier row of the
-    /// batch) is skipped; returns how many were added. Each added follow
-    /// appends one `Followed` feed event, in batch order. A pending request
-    /// of the same pair becomes the follow: the request is removed, the
-    /// target's pending count drops, and the event is `FollowApproved` — a
-    /// follow never stands beside a request of its pair.
+    /// batch) is skipped; returns how many were added. A pending request of
+    /// the same pair becomes the follow: the request is removed and the
+    /// target's pending count drops — a follow never stands beside a request
+    /// of its pair.
+    ///
+    /// A batch that adds follows appends one feed event,
+    /// [`Change::Imported`] listing every user whose counters it changed (in
+    /// id order), instead of one `Followed` / `FollowApproved` per follow;
+    /// the search index's catch-up re-reads those users. The added follows
+    /// take consecutive sequence numbers ([`WriteTx::reserve_seqs`](crate::store::WriteTx::reserve_seqs))
+    /// in batch order, below the event's, so follower and following lists
+    /// order them as if they had been followed one by one in batch order.
+    ///
+    /// For a big load, run the batches inside [`Kinfolk::bulk_import`].
     ///
     /// The following cap counts as in [`Kinfolk::toggle_follow`]: a new
     /// follow needs the follower's follows plus pending outgoing requests to
@@ -185,29 +202,16 @@ impl Kinfolk {
                 changed.extend([from, to]);
                 rows.push((from, to, requests[i]));
             }
-            // Every row is good: one event per added follow, in batch order
-            // (`FollowApproved` where a pending request became the follow),
-            // then the edges (carrying their event's seq) in key order.
+            // Every row is good: the requests that became follows go, the
+            // follows take consecutive numbers in batch order (below the
+            // batch's one event), and are loaded in key order.
             for &(from, to, _) in rows.iter().filter(|r| r.2) {
                 tx.delete_edge(EdgeKind::Request, from, to)?;
             }
-            let changes = rows
-                .iter()
-                .map(|&(follower, followee, approved)| {
-                    if approved {
-                        Change::FollowApproved {
-                            requester: follower,
-                            target: followee,
-                        }
-                    } else {
-                        Change::Followed { follower, followee }
-                    }
-                })
-                .collect();
-            let seqs = tx.append_changes(now, changes)?;
+            let seqs = tx.reserve_seqs(now, rows.len())?;
             if seqs.len() != rows.len() {
                 return Err(Error::storage(
-                    "append_changes answered another number of events",
+                    "reserve_seqs answered another number of sequence numbers",
                 ));
             }
             let mut edges: Vec<Edge> = rows
@@ -223,7 +227,7 @@ impl Kinfolk {
                 })
                 .collect();
             edges.sort_unstable_by_key(|e| (e.from, e.to));
-            tx.insert_edges(&edges)?;
+            tx.load_edges(&edges)?;
             // Each changed record is the user as read in this transaction
             // plus the counter deltas applied above; written in id order.
             let mut touched: Vec<User> = users
@@ -232,10 +236,76 @@ impl Kinfolk {
                 .collect();
             touched.sort_unstable_by_key(|u| u.id);
             tx.put_users(&touched)?;
+            if !touched.is_empty() {
+                let users = touched.iter().map(|u| u.id).collect();
+                tx.append_change(now, Change::Imported { users })?;
+            }
             Ok(edges.len() as u64)
         })
         .instrument(span)
         .metered("import_follows")
+        .await
+    }
+
+    /// Runs `load` — typically many [`Kinfolk::import_users`] and
+    /// [`Kinfolk::import_follows`] batches on the service it is given — with
+    /// the store in its bulk-load mode, and returns what `load` returns.
+    ///
+    /// Before `load`, the store is told a bulk load starts
+    /// ([`BulkLoad::Start`]): SQLite drops the secondary indexes of its edge
+    /// and membership tables, redb defers the order-index entries of the
+    /// follows imported; afterwards ([`BulkLoad::Finish`], also when `load`
+    /// fails) each index is built once, in key order, instead of taking 20M
+    /// inserts at random places. Every rule, every counter and the feed are
+    /// exactly as without the session; each batch is still its own
+    /// all-or-nothing transaction.
+    ///
+    /// While `load` runs, other commands work but list reads of edges may be
+    /// slow (SQLite: no index) or (redb) miss the follows imported so far;
+    /// counters, point reads ([`Kinfolk::relationships`]) and the feed are
+    /// exact. So use it for big loads (a migration, a benchmark dataset),
+    /// not for a trickle. If the process stops (or the returned future is
+    /// dropped) before `Finish`, the store stays in bulk-load mode until a
+    /// later session ends: `svc.bulk_import(|_| async { Ok::<_, Error>(()) })`
+    /// builds the indexes.
+    ///
+    /// # Errors
+    /// What `load` returns (after `Finish` ran); else the error of a bulk
+    /// step (`Storage`, `Transient`).
+    ///
+    /// # Example
+    /// ```
+    /// # async fn demo(svc: kinfolk::Kinfolk) -> kinfolk::Result<()> {
+    /// use kinfolk::NewUser;
+    /// let added = svc
+    ///     .bulk_import(|svc| async move {
+    ///         let ids = svc
+    ///             .import_users(vec![NewUser::new("ada", "Ada")?, NewUser::new("bob", "Bob")?])
+    ///             .await?;
+    ///         svc.import_follows(vec![(ids[1], ids[0])]).await
+    ///     })
+    ///     .await?;
+    /// assert_eq!(added, 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn bulk_import<T, E, F, Fut>(&self, load: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce(Kinfolk) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        let span = tracing::info_span!("bulk_import");
+        async move {
+            self.wr(|tx| tx.bulk_load(BulkLoad::Start)).await?;
+            let out = load(self.clone()).await;
+            let finished = self.wr(|tx| tx.bulk_load(BulkLoad::Finish)).await;
+            match (out, finished) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(e.into()),
+                (Ok(v), Ok(())) => Ok(v),
+            }
+        }
+        .instrument(span)
         .await
     }
 }
