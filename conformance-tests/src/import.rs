@@ -281,7 +281,12 @@ pub async fn bulk_import_keeps_rules_and_rebuilds_lists(ctx: Ctx) -> TestResult 
     svc.toggle_follow(old[0], old[1], None).await?;
     let p = old[2];
     crate::fixtures::make_private(svc, p).await;
-    assert!(svc.toggle_follow(old[0], p, None).await?.relationship.requested);
+    assert!(
+        svc.toggle_follow(old[0], p, None)
+            .await?
+            .relationship
+            .requested
+    );
     let (added, new) = svc
         .bulk_import(|s| async move {
             let new: [UserId; 4] = s
@@ -322,7 +327,10 @@ pub async fn bulk_import_keeps_rules_and_rebuilds_lists(ctx: Ctx) -> TestResult 
         ids(svc.following(None, new[0], first.clone()).await?),
         vec![new[1], old[1]]
     );
-    assert_eq!(ids(svc.followers(None, p, first.clone()).await?), vec![old[0]]);
+    assert_eq!(
+        ids(svc.followers(None, p, first.clone()).await?),
+        vec![old[0]]
+    );
     let me = svc.me(p).await?;
     assert_eq!(
         (me.stats.followers_count, me.stats.pending_follow_requests),
