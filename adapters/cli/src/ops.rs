@@ -134,9 +134,7 @@ async fn backup(State(ops): State<Ops>, headers: HeaderMap, body: Bytes) -> Resp
                 }),
             )
         }
-        Err(e @ Error::Validation { .. }) => {
-            refuse(StatusCode::CONFLICT, e.code(), &e.to_string())
-        }
+        Err(e @ Error::Validation { .. }) => refuse(StatusCode::CONFLICT, e.code(), &e.to_string()),
         Err(e) => {
             tracing::error!(dest = %dest.display(), error = %e, "backup failed");
             refuse(StatusCode::INTERNAL_SERVER_ERROR, e.code(), &e.to_string())

@@ -115,7 +115,9 @@ async fn redb_backup_through_the_serving_process_under_write_load_passes_check()
     wait_for_writes(20).await;
 
     // Another process cannot open the file the server holds.
-    let (ok, report) = out(kinfolk(&db).args(["backup"]).arg(dir.path().join("no.redb")));
+    let (ok, report) = out(kinfolk(&db)
+        .args(["backup"])
+        .arg(dir.path().join("no.redb")));
     assert!(!ok, "{report}");
 
     for n in 0..3 {

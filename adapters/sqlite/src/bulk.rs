@@ -8,8 +8,8 @@
 //! `Finish` rebuilds exactly what the schema had — also after a crash
 //! between the two, and whatever the schema's indexes are by then.
 
-use kinfolk::{Error, Result};
 use kinfolk::store::BulkLoad;
+use kinfolk::{Error, Result};
 use rusqlite::Connection;
 
 use crate::codec;

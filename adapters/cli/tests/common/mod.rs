@@ -63,7 +63,11 @@ pub fn spawn_serve_with_ops(mut cmd: Command) -> (Child, String, String) {
             ops = Some(u);
         } else if let Some(api) = url(&line, "listening on ") {
             std::thread::spawn(move || for _ in lines.by_ref() {});
-            return (child, api, ops.expect("the operator endpoint is logged first"));
+            return (
+                child,
+                api,
+                ops.expect("the operator endpoint is logged first"),
+            );
         }
     }
 }
