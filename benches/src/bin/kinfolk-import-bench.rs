@@ -22,7 +22,8 @@
 //! Follows are the dataset's (mean out-degree 20), so USERS=1000000 is
 //! 1M users + ~20M follows. Each round runs the RUNS (`floor`, `library` =
 //! `import_transfer`, `api` = `import_users` + `import_follows` in
-//! `bulk_import`) alternately per engine, each into a new file that is
+//! `bulk_import`, `api-plain` = the same batches without the session)
+//! alternately per engine, each into a new file that is
 //! deleted right after; the output is one line per run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -122,7 +123,12 @@ fn library(
 /// The library-level commands: users in batches of 50,000 through
 /// `import_users` (new ids), then the follows in batches of 50,000 through
 /// `import_follows`, all inside one `bulk_import` session.
-fn api(store: std::sync::Arc<dyn kinfolk::Store>, data: Transfer, rt: &tokio::runtime::Runtime) {
+fn api(
+    store: std::sync::Arc<dyn kinfolk::Store>,
+    data: Transfer,
+    rt: &tokio::runtime::Runtime,
+    session: bool,
+) {
     const BATCH: usize = 50_000;
     rt.block_on(async {
         let svc = Kinfolk::builder(store)
@@ -135,28 +141,30 @@ fn api(store: std::sync::Arc<dyn kinfolk::Store>, data: Transfer, rt: &tokio::ru
             .unwrap();
         let index = |u: UserId| (u128::from_be_bytes(u.to_bytes()) & 0xffff_ffff) as usize;
         let follows = data.edges.len() as u64;
-        let added = svc
-            .bulk_import(|svc| async move {
-                let mut ids = Vec::with_capacity(data.users.len());
-                for chunk in data.users.chunks(BATCH) {
-                    let batch = chunk
-                        .iter()
-                        .map(|r| kinfolk::NewUser::new(r.username.as_str(), r.name.as_str()))
-                        .collect::<kinfolk::Result<Vec<_>>>()?;
-                    ids.extend(svc.import_users(batch).await?);
-                }
-                let mut added = 0;
-                for chunk in data.edges.chunks(BATCH) {
-                    let batch = chunk
-                        .iter()
-                        .map(|e| (ids[index(e.from)], ids[index(e.to)]))
-                        .collect();
-                    added += svc.import_follows(batch).await?;
-                }
-                Ok::<_, kinfolk::Error>(added)
-            })
-            .await
-            .unwrap();
+        let load = |svc: Kinfolk| async move {
+            let mut ids = Vec::with_capacity(data.users.len());
+            for chunk in data.users.chunks(BATCH) {
+                let batch = chunk
+                    .iter()
+                    .map(|r| kinfolk::NewUser::new(r.username.as_str(), r.name.as_str()))
+                    .collect::<kinfolk::Result<Vec<_>>>()?;
+                ids.extend(svc.import_users(batch).await?);
+            }
+            let mut added = 0;
+            for chunk in data.edges.chunks(BATCH) {
+                let batch = chunk
+                    .iter()
+                    .map(|e| (ids[index(e.from)], ids[index(e.to)]))
+                    .collect();
+                added += svc.import_follows(batch).await?;
+            }
+            Ok::<_, kinfolk::Error>(added)
+        };
+        let added = if session {
+            svc.bulk_import(load).await.unwrap()
+        } else {
+            load(svc).await.unwrap()
+        };
         assert_eq!(added, follows);
     });
 }
@@ -387,10 +395,18 @@ fn main() {
                     ("redb", "library") => {
                         library(Arc::new(kinfolk_redb::open(&path).unwrap()), copy, &rt)
                     }
-                    ("sqlite", "api") => {
-                        api(Arc::new(kinfolk_sqlite::open(&path).unwrap()), copy, &rt)
-                    }
-                    ("redb", "api") => api(Arc::new(kinfolk_redb::open(&path).unwrap()), copy, &rt),
+                    ("sqlite", "api" | "api-plain") => api(
+                        Arc::new(kinfolk_sqlite::open(&path).unwrap()),
+                        copy,
+                        &rt,
+                        run == "api",
+                    ),
+                    ("redb", "api" | "api-plain") => api(
+                        Arc::new(kinfolk_redb::open(&path).unwrap()),
+                        copy,
+                        &rt,
+                        run == "api",
+                    ),
                     other => panic!("unknown engine/run {other:?}"),
                 }
                 let s = t.elapsed().as_secs_f64();
