@@ -1,6 +1,7 @@
 //! Bulk import (`import_users`, `import_follows`): the same rules as the
-//! single commands, all-or-nothing per batch, one feed event per change,
-//! counters exact — and the set-oriented port methods import uses
+//! single commands, all-or-nothing per batch, one `UserRegistered` event per
+//! imported user and one `Imported` event per batch of follows, counters
+//! exact — and the set-oriented port methods import uses
 //! (`edges_exist`, `append_changes`, `insert_edges`, `put_users`) agreeing
 //! with their one-row forms on every store.
 
@@ -55,9 +56,12 @@ pub async fn edges_exist_answers_each_pair_in_order_like_edge(ctx: Ctx) -> TestR
     Ok(())
 }
 
-/// Existing follows and repeated rows are skipped; one `Followed` event per
-/// added follow, each edge carrying its event's seq; a bad row anywhere
-/// refuses the whole batch with that row's error and changes nothing.
+/// Existing follows and repeated rows are skipped; one `Imported` event per
+/// batch that added follows, listing the users whose counters changed (the
+/// promise was one `Followed` event per follow until issue 17 made the
+/// import fast); the added follows carry consecutive sequence numbers in
+/// batch order, below the event's; a bad row anywhere refuses the whole batch
+/// with that row's error and changes nothing.
 pub async fn import_follows_keeps_every_rule_and_exact_counters(ctx: Ctx) -> TestResult {
     let svc = &ctx.svc;
     let u = imported(svc, "imp_", 5).await;
@@ -69,21 +73,53 @@ pub async fn import_follows_keeps_every_rule_and_exact_counters(ctx: Ctx) -> Tes
     assert_eq!(added, 2);
     let me = svc.me(u[0]).await?;
     assert_eq!((me.stats.following_count, me.stats.followers_count), (2, 1));
+    // A batch that adds nothing appends nothing.
+    assert_eq!(svc.import_follows(vec![(u[0], u[1])]).await?, 0);
     let events = svc.changes_since(0, 1000).await?;
-    let followed = events[before..]
+    let imported: Vec<&Vec<UserId>> = events[before..]
         .iter()
-        .filter(|e| matches!(e.change, Change::Followed { .. }))
-        .count();
-    assert_eq!(followed, 3, "one event per added follow");
-    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
-    let (a, b) = (u[2], u[0]);
-    let edge = read_store(svc, move |tx| tx.edge(EdgeKind::Follow, a, b)).await;
-    let last_event = events.last().map(|e| e.seq);
+        .filter_map(|e| match &e.change {
+            Change::Imported { users } => Some(users),
+            _ => None,
+        })
+        .collect();
+    let mut second = vec![u[0], u[2]];
+    second.sort_unstable();
+    let mut first = vec![u[0], u[1]];
+    first.sort_unstable();
     assert_eq!(
-        edge.map(|e| e.seq),
-        last_event,
-        "the edge carries its event's seq"
+        imported,
+        vec![&first, &second],
+        "one Imported event per batch, its users in id order"
     );
+    assert!(
+        events[before..]
+            .iter()
+            .all(|e| matches!(e.change, Change::Imported { .. })),
+        "no Followed events"
+    );
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    let (a, b, c) = (u[0], u[2], u[0]);
+    let (e02, e20) = read_store(svc, move |tx| {
+        Ok((
+            tx.edge(EdgeKind::Follow, a, b)?,
+            tx.edge(EdgeKind::Follow, b, c)?,
+        ))
+    })
+    .await;
+    let (s02, s20) = (e02.map(|e| e.seq), e20.map(|e| e.seq));
+    let last_event = events.last().map(|e| e.seq);
+    let prev_event = events.iter().rev().nth(1).map(|e| e.seq);
+    assert!(
+        s02.is_some() && s20 == s02.map(|s| s + 1) && s20 < last_event && s02 > prev_event,
+        "the batch's follows take consecutive numbers in batch order, \
+         between the previous event and the batch's: {s02:?} {s20:?} {prev_event:?} {last_event:?}"
+    );
+    // Lists order them as if followed one by one: (u2 -> u0) is the newest.
+    let page = svc
+        .followers(Some(u[0]), u[0], kinfolk::PageRequest::first())
+        .await?;
+    assert_eq!(page.items.first().map(|r| r.user.id), Some(u[2]));
 
     let last = svc.changes_since(0, 1000).await?.len();
     assert_code(
@@ -157,21 +193,13 @@ pub async fn import_follows_over_pending_request_turns_it_into_the_follow(ctx: C
     let r = svc.relationships(b, &[p]).await?[0].relationship;
     assert!(r.following && !r.requested);
     assert_code(svc.approve_follow_request(p, b).await, "not_found");
+    // One event for the batch (before issue 17: `FollowApproved` for b,
+    // `Followed` for c), listing every user whose counters changed.
     let events = svc.changes_since(before, 10).await?;
     let kinds: Vec<&Change> = events.iter().map(|e| &e.change).collect();
-    assert_eq!(
-        kinds,
-        vec![
-            &Change::FollowApproved {
-                requester: b,
-                target: p
-            },
-            &Change::Followed {
-                follower: c,
-                followee: p
-            },
-        ]
-    );
+    let mut users = vec![b, p, c];
+    users.sort_unstable();
+    assert_eq!(kinds, vec![&Change::Imported { users }]);
     let requests = read_store(svc, move |tx| tx.edge(EdgeKind::Request, b, p)).await;
     assert!(requests.is_none());
     check_invariants(svc).await?;
@@ -236,6 +264,95 @@ pub async fn import_users_refuses_taken_names_and_big_batches(ctx: Ctx) -> TestR
     }
     let ids = svc.import_users(vec![row("fresh_a"), row("twin")]).await?;
     assert_eq!(ids.len(), 2);
+    check_invariants(svc).await?;
+    Ok(())
+}
+
+/// `bulk_import` (issue 17): batches inside a session keep every rule and
+/// counter; when the session ends every list is whole again (the store's
+/// indexes rebuilt), also when the load fails part-way — the batches before
+/// the failure stay, the failing one leaves nothing.
+pub async fn bulk_import_keeps_rules_and_rebuilds_lists(ctx: Ctx) -> TestResult {
+    let svc = &ctx.svc;
+    let old: [UserId; 3] = imported(svc, "old_", 3)
+        .await
+        .try_into()
+        .unwrap_or_else(|_| panic!("three users"));
+    svc.toggle_follow(old[0], old[1], None).await?;
+    let p = old[2];
+    crate::fixtures::make_private(svc, p).await;
+    assert!(
+        svc.toggle_follow(old[0], p, None)
+            .await?
+            .relationship
+            .requested
+    );
+    let (added, new) = svc
+        .bulk_import(|s| async move {
+            let new: [UserId; 4] = s
+                .import_users(
+                    (0..4)
+                        .map(|i| NewUser::new(&format!("bulk_{i}"), "Bulk"))
+                        .collect::<kinfolk::Result<Vec<_>>>()?,
+                )
+                .await?
+                .try_into()
+                .map_err(|_| Error::storage("four ids"))?;
+            let mut added = s
+                .import_follows(vec![(new[0], old[1]), (new[1], old[1]), (old[0], p)])
+                .await?;
+            s.block(new[3], new[2]).await?;
+            assert_code(
+                s.import_follows(vec![(new[2], new[0]), (new[2], new[3])])
+                    .await,
+                "blocked",
+            );
+            added += s
+                .import_follows(vec![(new[2], new[0]), (new[0], new[1]), (new[0], old[1])])
+                .await?;
+            Ok::<_, Error>((added, new))
+        })
+        .await?;
+    assert_eq!(added, 5);
+    let ids = |p: kinfolk::Page<kinfolk::UserRow>| -> Vec<UserId> {
+        p.items.iter().map(|r| r.user.id).collect()
+    };
+    let first = kinfolk::PageRequest::first();
+    // Newest first: the session's follows after the command's.
+    assert_eq!(
+        ids(svc.followers(None, old[1], first.clone()).await?),
+        vec![new[1], new[0], old[0]]
+    );
+    assert_eq!(
+        ids(svc.following(None, new[0], first.clone()).await?),
+        vec![new[1], old[1]]
+    );
+    assert_eq!(
+        ids(svc.followers(None, p, first.clone()).await?),
+        vec![old[0]]
+    );
+    let me = svc.me(p).await?;
+    assert_eq!(
+        (me.stats.followers_count, me.stats.pending_follow_requests),
+        (1, 0)
+    );
+    check_invariants(svc).await?;
+
+    // A load that fails part-way: the session still ends (lists whole), the
+    // batch before the failure stays, the failing batch left nothing.
+    let r = svc
+        .bulk_import(|s| async move {
+            s.import_follows(vec![(new[3], old[0])]).await?;
+            s.import_follows(vec![(new[3], old[1]), (new[2], new[3])])
+                .await
+        })
+        .await;
+    assert_code(r, "blocked");
+    assert_eq!(
+        ids(svc.followers(None, old[0], first.clone()).await?),
+        vec![new[3]]
+    );
+    assert_eq!(ids(svc.following(None, new[3], first).await?), vec![old[0]]);
     check_invariants(svc).await?;
     Ok(())
 }

@@ -34,6 +34,9 @@ use crate::store::{self, ReadTx, Store, WriteTx};
 #[derive(Clone)]
 pub struct Kinfolk {
     pub(crate) inner: Arc<Inner>,
+    /// Set on the service a [`Kinfolk::bulk_import`] session hands its load:
+    /// the counter changes its imports defer to the session's end.
+    pub(crate) bulk: Option<Arc<crate::accounts::BulkSession>>,
 }
 
 pub(crate) struct Inner {
@@ -197,6 +200,7 @@ impl KinfolkBuilder {
                 search_sync,
                 follower,
             }),
+            bulk: None,
         })
     }
 }

@@ -381,9 +381,11 @@ pub trait WriteTx: ReadTx {
     }
     /// Inserts edges during a bulk load (between [`BulkLoad::Start`] and
     /// [`BulkLoad::Finish`]) that the store does not hold, sorted by
-    /// `(kind, from, to)` within and across calls. A store MAY defer their
-    /// order-index entries ([`ReadTx::edges`]) to `Finish`. The default calls
-    /// [`WriteTx::insert_edges`].
+    /// `(kind, from, to)` within a call (an import of a whole store also
+    /// across calls). A store MAY defer their order-index entries
+    /// ([`ReadTx::edges`], [`ReadTx::edge_keys`]) to `Finish`; outside a bulk
+    /// load it MUST insert them as [`WriteTx::insert_edges`] does. The
+    /// default calls [`WriteTx::insert_edges`].
     ///
     /// # Errors
     /// As [`WriteTx::insert_edges`].
@@ -453,10 +455,36 @@ pub trait WriteTx: ReadTx {
         }
         Ok(())
     }
+    /// Takes `n` sequence numbers for records that a bulk import writes
+    /// without an event each (the edges of an
+    /// [`import_follows`](crate::Kinfolk::import_follows) batch, which
+    /// appends one [`Change::Imported`] event for the batch): numbers greater
+    /// than every number assigned before, that no event and no other
+    /// transaction will get; returned in increasing order, `n` of them.
+    ///
+    /// A store SHOULD override it to move its counter by `n`. The default
+    /// appends `n` empty [`Change::Imported`] events (which every consumer
+    /// ignores) at `at` and returns their numbers — correct on any store,
+    /// one event per number.
+    fn reserve_seqs(&mut self, at: Timestamp, n: usize) -> Result<Vec<u64>> {
+        let changes = (0..n)
+            .map(|_| Change::Imported { users: Vec::new() })
+            .collect();
+        let seqs = self.append_changes(at, changes)?;
+        if seqs.len() != n {
+            return Err(Error::storage(
+                "append_changes answered another number of sequence numbers",
+            ));
+        }
+        Ok(seqs)
+    }
     /// A hint that a bulk load into this store starts ([`BulkLoad::Start`])
     /// or has ended ([`BulkLoad::Finish`]), each in its own transaction.
     /// Between the two the store MAY, for speed, drop secondary indexes
-    /// (reads stay correct but may be slow); `Finish` MUST leave the store
+    /// (reads stay correct but may be slow) and defer the order-index
+    /// entries of [`WriteTx::load_edges`] (lists may miss those edges until
+    /// `Finish`; point reads, [`ReadTx::edge`] and
+    /// [`ReadTx::edges_exist`], MUST see them); `Finish` MUST leave the store
     /// exactly as if no hint had been given (indexes rebuilt) and MUST be
     /// safe to call without a `Start` or twice. The default does nothing.
     fn bulk_load(&mut self, step: BulkLoad) -> Result<()> {
@@ -493,7 +521,9 @@ pub trait WriteTx: ReadTx {
 /// The steps of a bulk load, for [`WriteTx::bulk_load`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BulkLoad {
-    /// A bulk load into an empty store begins.
+    /// A bulk load begins (into an empty store:
+    /// [`Kinfolk::import_transfer`](crate::Kinfolk::import_transfer); or into
+    /// any store: [`Kinfolk::bulk_import`](crate::Kinfolk::bulk_import)).
     Start,
     /// The bulk load ended (or is abandoned): restore every index.
     Finish,

@@ -2,12 +2,14 @@
 //!
 //! ```text
 //! kinfolk serve [--db kinfolk.db] [--store sqlite|redb|postgres] [--search-dir DIR] [--listen 127.0.0.1:8080]
+//!               [--ops-listen 127.0.0.1:9091 (token: KINFOLK_OPS_TOKEN or --ops-token-file)]
 //! kinfolk user add USERNAME "Display Name" [--db kinfolk.db]
 //! kinfolk token --user ID [--ttl 1h]
 //! kinfolk reindex --search-dir DIR [--quiet]
 //! kinfolk trim-feed (--search-dir DIR | --no-index) [--upto SEQ]
 //! kinfolk check [--search-dir DIR] [--fix-counters]
 //! kinfolk backup DEST
+//! kinfolk backup --server http://127.0.0.1:9091 DEST   (the serving process writes it)
 //! kinfolk export [FILE|-]
 //! kinfolk import FILE
 //! ```
@@ -18,12 +20,13 @@
 //! subcommand; several `kinfolk serve` processes may share one database.
 //! Each subcommand is one variant of [`Command`] and one function, the
 //! operator subcommands each in their own module (`transfer`, `search`,
-//! `check`, `backup`, `metrics`).
+//! `check`, `backup`, `metrics`, `ops`).
 #![forbid(unsafe_code)]
 
 mod backup;
 mod check;
 mod metrics;
+mod ops;
 mod search;
 mod transfer;
 
@@ -160,6 +163,13 @@ struct ServeArgs {
     /// A user id allowed to read the change feed (repeat).
     #[arg(long = "feed-reader")]
     feed_readers: Vec<UserId>,
+    /// Also listen here for operator requests (`POST /ops/backup`), each
+    /// needing the operator token; keep it on a private address.
+    #[arg(long)]
+    ops_listen: Option<SocketAddr>,
+    /// A file holding the operator token (else `KINFOLK_OPS_TOKEN`).
+    #[arg(long)]
+    ops_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,6 +327,25 @@ async fn serve(store_args: &StoreArgs, args: ServeArgs) -> Fallible<()> {
         ..HttpConfig::default()
     };
     let app = metrics::mount(kinfolk_http::router_with(svc.clone(), auth, cfg), &svc)?;
+    let ops = match args.ops_listen {
+        Some(at) => {
+            let token = ops::token(args.ops_token_file.as_deref())?;
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("cannot listen on {at}: {e}"))?;
+            tracing::info!(
+                "kinfolk operator endpoint on http://{}",
+                listener.local_addr()?
+            );
+            let router = ops::router(svc.clone(), token);
+            Some(tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -332,6 +361,9 @@ async fn serve(store_args: &StoreArgs, args: ServeArgs) -> Fallible<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    if let Some(ops) = ops {
+        ops.await??;
+    }
     tracing::info!("kinfolk stopped");
     Ok(())
 }

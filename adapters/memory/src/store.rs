@@ -367,6 +367,16 @@ impl WriteTx for TxMut<'_> {
         Ok(())
     }
 
+    fn reserve_seqs(&mut self, at: Timestamp, n: usize) -> Result<Vec<u64>> {
+        let last = self.state.last_seq;
+        let upto = u64::try_from(n)
+            .ok()
+            .and_then(|n| last.checked_add(n))
+            .ok_or_else(|| kinfolk::Error::storage("sequence numbers are exhausted"))?;
+        self.raise_seq(at, upto)?;
+        Ok((last + 1..=upto).collect())
+    }
+
     fn trim_changes(&mut self, upto: u64) -> Result<u64> {
         let keys: Vec<u64> = self.state.feed.range(..=upto).map(|(k, _)| *k).collect();
         for k in &keys {

@@ -53,6 +53,24 @@ impl<'t> Tables<'t, Writing<'t>> {
         Ok(())
     }
 
+    /// [`kinfolk::WriteTx::reserve_seqs`]: moves the counter by `n`, no
+    /// events.
+    pub(super) fn bulk_reserve_seqs(&mut self, n: usize) -> Result<Vec<u64>> {
+        let last = self
+            .meta()?
+            .get(LAST_SEQ_KEY)
+            .engine()?
+            .map_or(0, |g| g.value());
+        let upto = u64::try_from(n)
+            .ok()
+            .and_then(|n| last.checked_add(n))
+            .ok_or_else(|| Error::storage("change-feed sequence numbers are exhausted"))?;
+        if upto > last {
+            self.meta_mut()?.insert(LAST_SEQ_KEY, upto).engine()?;
+        }
+        Ok((last + 1..=upto).collect())
+    }
+
     /// [`kinfolk::WriteTx::load_edges`]: the `edges` records only; the
     /// order indexes wait for `Finish`. Outside a bulk load, a plain insert.
     pub(super) fn bulk_load_edges(&mut self, edges: &[Edge]) -> Result<()> {

@@ -538,6 +538,10 @@ impl<'t> WriteTx for Tables<'t, Writing<'t>> {
         self.bulk_raise_seq(upto)
     }
 
+    fn reserve_seqs(&mut self, _at: Timestamp, n: usize) -> Result<Vec<u64>> {
+        self.bulk_reserve_seqs(n)
+    }
+
     fn load_edges(&mut self, edges: &[Edge]) -> Result<()> {
         self.bulk_load_edges(edges)
     }

@@ -8,8 +8,8 @@
 //! `Finish` rebuilds exactly what the schema had — also after a crash
 //! between the two, and whatever the schema's indexes are by then.
 
-use kinfolk::Result;
 use kinfolk::store::BulkLoad;
+use kinfolk::{Error, Result};
 use rusqlite::Connection;
 
 use crate::codec;
@@ -25,6 +25,25 @@ pub(crate) fn raise_seq(conn: &Connection, upto: u64) -> Result<()> {
         .execute([codec::seq(upto)?])
         .map_err(map)?;
     Ok(())
+}
+
+/// [`kinfolk::WriteTx::reserve_seqs`]: moves the counter by `n`, no events.
+pub(crate) fn reserve_seqs(conn: &Connection, n: usize) -> Result<Vec<u64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let count = u64::try_from(n).map_err(|_| Error::storage("too many sequence numbers"))?;
+    let last: i64 = conn
+        .prepare_cached("UPDATE meta SET last_seq = last_seq + ?1 WHERE id = 1 RETURNING last_seq")
+        .map_err(map)?
+        .query_row([codec::seq(count)?], |r| r.get(0))
+        .map_err(map)?;
+    let last = u64::try_from(last).map_err(|_| Error::corrupt("meta: negative last_seq"))?;
+    // The counter was at least 0 before, so `last >= count`.
+    let first = last
+        .checked_sub(count - 1)
+        .ok_or_else(|| Error::corrupt("meta: last_seq went backwards"))?;
+    Ok((first..=last).collect())
 }
 
 /// [`kinfolk::WriteTx::bulk_load`]: `Start` drops the secondary indexes of

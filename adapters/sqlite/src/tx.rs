@@ -435,6 +435,10 @@ impl WriteTx for Tx<'_> {
         crate::bulk::raise_seq(self.conn, upto)
     }
 
+    fn reserve_seqs(&mut self, _at: Timestamp, n: usize) -> Result<Vec<u64>> {
+        crate::bulk::reserve_seqs(self.conn, n)
+    }
+
     fn bulk_load(&mut self, step: kinfolk::store::BulkLoad) -> Result<()> {
         crate::bulk::bulk_load(self.conn, step)
     }

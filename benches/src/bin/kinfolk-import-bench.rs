@@ -8,13 +8,23 @@
 //! - redb floor: one write transaction inserting the same records, encoded
 //!   as the store encodes them, into the same tables, each in key order.
 //!
+//! A third run, `api`, loads the same users and follows through the
+//! library-level commands instead: `Kinfolk::import_users` and
+//! `Kinfolk::import_follows` batches of 50,000 rows (the follows in the
+//! transfer's `(from, to)` order, new ids from `import_users`) inside one
+//! `Kinfolk::bulk_import` session.
+//!
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-release cargo run --release -p kinfolk-benches \
-//!     --bin kinfolk-import-bench -- [USERS=100000] [ROUNDS=1] [DIR=/tmp]
+//!     --bin kinfolk-import-bench -- [USERS=100000] [ROUNDS=1] [DIR=/tmp] \
+//!     [RUNS=floor,library] [ENGINES=sqlite,redb]
 //! ```
 //! Follows are the dataset's (mean out-degree 20), so USERS=1000000 is
-//! 1M users + ~20M follows. Each round runs floor and library alternately
-//! per engine, each into a new file; the output is one line per run.
+//! 1M users + ~20M follows. Each round runs the RUNS (`floor`, `library` =
+//! `import_transfer`, `api` = `import_users` + `import_follows` in
+//! `bulk_import`, `api-plain` = the same batches without the session)
+//! alternately per engine, each into a new file that is
+//! deleted right after; the output is one line per run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -107,6 +117,55 @@ fn library(
             .await
             .unwrap();
         svc.import_transfer(data).await.unwrap();
+    });
+}
+
+/// The library-level commands: users in batches of 50,000 through
+/// `import_users` (new ids), then the follows in batches of 50,000 through
+/// `import_follows`, all inside one `bulk_import` session.
+fn api(
+    store: std::sync::Arc<dyn kinfolk::Store>,
+    data: Transfer,
+    rt: &tokio::runtime::Runtime,
+    session: bool,
+) {
+    const BATCH: usize = 50_000;
+    rt.block_on(async {
+        let svc = Kinfolk::builder(store)
+            .config(kinfolk::Config {
+                max_following: u64::MAX,
+                ..Default::default()
+            })
+            .build()
+            .await
+            .unwrap();
+        let index = |u: UserId| (u128::from_be_bytes(u.to_bytes()) & 0xffff_ffff) as usize;
+        let follows = data.edges.len() as u64;
+        let load = |svc: Kinfolk| async move {
+            let mut ids = Vec::with_capacity(data.users.len());
+            for chunk in data.users.chunks(BATCH) {
+                let batch = chunk
+                    .iter()
+                    .map(|r| kinfolk::NewUser::new(r.username.as_str(), r.name.as_str()))
+                    .collect::<kinfolk::Result<Vec<_>>>()?;
+                ids.extend(svc.import_users(batch).await?);
+            }
+            let mut added = 0;
+            for chunk in data.edges.chunks(BATCH) {
+                let batch = chunk
+                    .iter()
+                    .map(|e| (ids[index(e.from)], ids[index(e.to)]))
+                    .collect();
+                added += svc.import_follows(batch).await?;
+            }
+            Ok::<_, kinfolk::Error>(added)
+        };
+        let added = if session {
+            svc.bulk_import(load).await.unwrap()
+        } else {
+            load(svc).await.unwrap()
+        };
+        assert_eq!(added, follows);
     });
 }
 
@@ -287,6 +346,18 @@ fn main() {
     let n: usize = args.get(1).map_or(100_000, |s| s.parse().unwrap());
     let rounds: usize = args.get(2).map_or(1, |s| s.parse().unwrap());
     let base = std::path::PathBuf::from(args.get(3).map_or("/tmp", String::as_str));
+    let runs: Vec<String> = args
+        .get(4)
+        .map_or("floor,library", String::as_str)
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let engines: Vec<String> = args
+        .get(5)
+        .map_or("sqlite,redb", String::as_str)
+        .split(',')
+        .map(str::to_owned)
+        .collect();
     let t = Instant::now();
     let ds = Dataset::generate(n, 7);
     let data = transfer(&ds);
@@ -305,8 +376,8 @@ fn main() {
     println!("| round | engine | run | seconds | rows/s |");
     println!("|---|---|---|---|---|");
     for round in 1..=rounds {
-        for engine in ["sqlite", "redb"] {
-            for run in ["floor", "library"] {
+        for engine in engines.iter().map(String::as_str) {
+            for run in runs.iter().map(String::as_str) {
                 let dir = base.join(format!(
                     "kinfolk-import-bench-{}-{round}-{engine}-{run}",
                     std::process::id()
@@ -318,10 +389,25 @@ fn main() {
                 match (engine, run) {
                     ("sqlite", "floor") => sqlite_floor(&path, &copy),
                     ("redb", "floor") => redb_floor(&path, &copy),
-                    ("sqlite", _) => {
+                    ("sqlite", "library") => {
                         library(Arc::new(kinfolk_sqlite::open(&path).unwrap()), copy, &rt)
                     }
-                    _ => library(Arc::new(kinfolk_redb::open(&path).unwrap()), copy, &rt),
+                    ("redb", "library") => {
+                        library(Arc::new(kinfolk_redb::open(&path).unwrap()), copy, &rt)
+                    }
+                    ("sqlite", "api" | "api-plain") => api(
+                        Arc::new(kinfolk_sqlite::open(&path).unwrap()),
+                        copy,
+                        &rt,
+                        run == "api",
+                    ),
+                    ("redb", "api" | "api-plain") => api(
+                        Arc::new(kinfolk_redb::open(&path).unwrap()),
+                        copy,
+                        &rt,
+                        run == "api",
+                    ),
+                    other => panic!("unknown engine/run {other:?}"),
                 }
                 let s = t.elapsed().as_secs_f64();
                 println!("| {round} | {engine} | {run} | {s:.1} | {:.0} |", rows / s);

@@ -1,9 +1,12 @@
 //! Bulk import: many registrations or follows in one transaction per batch,
 //! for migrations and benchmark datasets. Same rules as the single commands,
-//! all-or-nothing per batch.
+//! all-or-nothing per batch, one [`Change::Imported`] feed event per batch;
+//! [`Kinfolk::bulk_import`] runs batches with the store's bulk-load mode on
+//! (indexes built after the load). `docs/adr/0011-transfer-format.md`.
 
 use crate::meter::MeterExt;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
@@ -14,14 +17,118 @@ use crate::profile::claims::{claim_new_username, ensure_skeletons};
 use crate::profile::{AccountStatus, NewUser, User};
 use crate::service::Kinfolk;
 use crate::settings::Settings;
+use crate::store::BulkLoad;
 
 /// Most rows one import batch takes.
 pub const MAX_IMPORT_BATCH: usize = 50_000;
 
+/// A change of one user's follow counters, signed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Delta {
+    followers: i64,
+    following: i64,
+    pending_requests: i64,
+}
+
+fn plus(n: u64, d: i64, what: &str, id: UserId) -> Result<u64> {
+    n.checked_add_signed(d)
+        .ok_or_else(|| Error::corrupt(format!("{what} counter of {id} out of range")))
+}
+
+fn signed(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| Error::corrupt("counter out of range"))
+}
+
+impl Delta {
+    /// `now - base`, field by field.
+    fn between(base: &crate::profile::Counts, now: &crate::profile::Counts) -> Result<Delta> {
+        Ok(Delta {
+            followers: signed(now.followers)? - signed(base.followers)?,
+            following: signed(now.following)? - signed(base.following)?,
+            pending_requests: signed(now.pending_requests)? - signed(base.pending_requests)?,
+        })
+    }
+
+    fn minus(&self, o: &Delta) -> Delta {
+        Delta {
+            followers: self.followers - o.followers,
+            following: self.following - o.following,
+            pending_requests: self.pending_requests - o.pending_requests,
+        }
+    }
+
+    fn add(&mut self, o: &Delta) {
+        self.followers += o.followers;
+        self.following += o.following;
+        self.pending_requests += o.pending_requests;
+    }
+
+    /// Adds the change to `user`'s counters.
+    fn apply(&self, user: &mut User) -> Result<()> {
+        let c = &mut user.counts;
+        c.followers = plus(c.followers, self.followers, "followers", user.id)?;
+        c.following = plus(c.following, self.following, "following", user.id)?;
+        c.pending_requests = plus(
+            c.pending_requests,
+            self.pending_requests,
+            "pending_requests",
+            user.id,
+        )?;
+        Ok(())
+    }
+}
+
+/// The state of one [`Kinfolk::bulk_import`] session: the counter changes
+/// of its committed `import_follows` batches, written when it ends.
+#[derive(Debug, Default)]
+pub(crate) struct BulkSession {
+    deltas: std::sync::Mutex<HashMap<UserId, Delta>>,
+}
+
+impl BulkSession {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Delta>> {
+        // A panic elsewhere cannot leave the map half-updated (`add` does
+        // not panic), so a poisoned lock is still good.
+        self.deltas
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn deltas_of(&self, ids: &[UserId]) -> HashMap<UserId, Delta> {
+        let map = self.lock();
+        ids.iter()
+            .filter_map(|id| map.get(id).map(|d| (*id, *d)))
+            .collect()
+    }
+
+    fn add(&self, deltas: Vec<(UserId, Delta)>) {
+        let mut map = self.lock();
+        for (id, d) in deltas {
+            map.entry(id).or_default().add(&d);
+        }
+    }
+
+    /// Every user's change, in id order, leaving the session empty.
+    fn take(&self) -> Vec<(UserId, Delta)> {
+        let mut out: Vec<(UserId, Delta)> = self
+            .lock()
+            .drain()
+            .filter(|(_, d)| *d != Delta::default())
+            .collect();
+        out.sort_unstable_by_key(|(id, _)| *id);
+        out
+    }
+}
+
 impl Kinfolk {
     /// Registers many users in one transaction and returns their ids in
     /// order. Every rule of [`Kinfolk::register`] applies; the first refused
-    /// row refuses the whole batch (nothing is stored).
+    /// row refuses the whole batch (nothing is stored). Each user appends one
+    /// `UserRegistered` feed event, in batch order (a million users are a
+    /// million small rows; the follows are the big part of a load, see
+    /// [`Kinfolk::import_follows`]).
+    ///
+    /// For a big load, run the batches inside [`Kinfolk::bulk_import`].
     ///
     /// # Errors
     /// `Validation` (`batch`) for more than 50,000 rows; `UsernameReserved`;
@@ -80,11 +187,20 @@ impl Kinfolk {
     /// writing each touched user's counters once. Imported follows are
     /// approved also for private accounts (they were approved where they come
     /// from). A follow that exists already (or repeats an earlier row of the
-    /// batch) is skipped; returns how many were added. Each added follow
-    /// appends one `Followed` feed event, in batch order. A pending request
-    /// of the same pair becomes the follow: the request is removed, the
-    /// target's pending count drops, and the event is `FollowApproved` — a
-    /// follow never stands beside a request of its pair.
+    /// batch) is skipped; returns how many were added. A pending request of
+    /// the same pair becomes the follow: the request is removed and the
+    /// target's pending count drops — a follow never stands beside a request
+    /// of its pair.
+    ///
+    /// A batch that adds follows appends one feed event,
+    /// [`Change::Imported`] listing every user whose counters it changed (in
+    /// id order), instead of one `Followed` / `FollowApproved` per follow;
+    /// the search index's catch-up re-reads those users. The added follows
+    /// take consecutive sequence numbers ([`WriteTx::reserve_seqs`](crate::store::WriteTx::reserve_seqs))
+    /// in batch order, below the event's, so follower and following lists
+    /// order them as if they had been followed one by one in batch order.
+    ///
+    /// For a big load, run the batches inside [`Kinfolk::bulk_import`].
     ///
     /// The following cap counts as in [`Kinfolk::toggle_follow`]: a new
     /// follow needs the follower's follows plus pending outgoing requests to
@@ -109,133 +225,282 @@ impl Kinfolk {
         }
         let now = self.now()?;
         let cap = self.inner.config.max_following;
-        self.wr(move |tx| {
-            let mut ids: Vec<UserId> = batch.iter().flat_map(|&(a, b)| [a, b]).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let mut users: HashMap<UserId, User> =
-                tx.users(&ids)?.into_iter().map(|u| (u.id, u)).collect();
-            let follows = tx.edges_exist(EdgeKind::Follow, &batch)?;
-            let requests = tx.edges_exist(EdgeKind::Request, &batch)?;
-            let blocks = tx.edges_exist(EdgeKind::Block, &batch)?;
-            let reversed: Vec<(UserId, UserId)> = batch.iter().map(|&(a, b)| (b, a)).collect();
-            let blocked_by = tx.edges_exist(EdgeKind::Block, &reversed)?;
-            if [&follows, &requests, &blocks, &blocked_by]
-                .iter()
-                .any(|v| v.len() != batch.len())
-            {
-                return Err(Error::storage(
-                    "edges_exist answered another number of rows",
-                ));
-            }
-            let scan_limit = usize::try_from(cap).unwrap_or(usize::MAX);
-            // Pending outgoing requests per follower (read when first
-            // needed), for the cap: follows + outgoing requests <= cap.
-            let mut out_requests: HashMap<UserId, u64> = HashMap::new();
-            let mut changed: HashSet<UserId> = HashSet::new();
-            let mut added: HashSet<(UserId, UserId)> = HashSet::new();
-            // (follower, followee, whether a pending request became the follow)
-            let mut rows: Vec<(UserId, UserId, bool)> = Vec::with_capacity(batch.len());
-            for (i, &(from, to)) in batch.iter().enumerate() {
-                if from == to {
-                    return Err(Error::CannotFollowSelf);
-                }
-                for id in [from, to] {
-                    if !users.get(&id).is_some_and(User::is_active) {
-                        return Err(Error::user_not_found());
-                    }
-                }
-                if follows[i] || !added.insert((from, to)) {
-                    continue;
-                }
-                if blocks[i] || blocked_by[i] {
-                    return Err(Error::Blocked);
-                }
-                let pending = match out_requests.entry(from) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                        tx.edge_keys(EdgeKind::Request, Anchor::From(from), None, scan_limit)?
-                            .len() as u64,
-                    ),
-                };
-                let f = users
-                    .get_mut(&from)
-                    .ok_or_else(|| Error::corrupt("import cache"))?;
-                if requests[i] {
-                    // The pending request becomes the follow: its cap slot
-                    // passes to the follow, the target's pending count drops.
-                    *pending = pending.saturating_sub(1);
-                } else if f.counts.following.saturating_add(*pending) >= cap {
-                    return Err(Error::LimitExceeded {
-                        what: "following",
-                        limit: cap,
-                    });
-                }
-                f.counts.following += 1;
-                let t = users
-                    .get_mut(&to)
-                    .ok_or_else(|| Error::corrupt("import cache"))?;
-                t.counts.followers += 1;
-                if requests[i] {
-                    t.counts.pending_requests =
-                        t.counts.pending_requests.checked_sub(1).ok_or_else(|| {
-                            Error::corrupt(format!("pending_requests counter of {to} below zero"))
-                        })?;
-                }
-                changed.extend([from, to]);
-                rows.push((from, to, requests[i]));
-            }
-            // Every row is good: one event per added follow, in batch order
-            // (`FollowApproved` where a pending request became the follow),
-            // then the edges (carrying their event's seq) in key order.
-            for &(from, to, _) in rows.iter().filter(|r| r.2) {
-                tx.delete_edge(EdgeKind::Request, from, to)?;
-            }
-            let changes = rows
-                .iter()
-                .map(|&(follower, followee, approved)| {
-                    if approved {
-                        Change::FollowApproved {
-                            requester: follower,
-                            target: followee,
+        let mut ids: Vec<UserId> = batch.iter().flat_map(|&(a, b)| [a, b]).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        // In a session: the counter changes of its earlier batches, which
+        // the store does not hold yet.
+        let deferred: Option<HashMap<UserId, Delta>> =
+            self.bulk.as_ref().map(|b| b.deltas_of(&ids));
+        let (added, deltas) = self
+            .wr(move |tx| {
+                let mut users: HashMap<UserId, User> =
+                    tx.users(&ids)?.into_iter().map(|u| (u.id, u)).collect();
+                let stored: HashMap<UserId, crate::profile::Counts> = match &deferred {
+                    Some(d) => {
+                        let before = users.iter().map(|(&id, u)| (id, u.counts)).collect();
+                        for (id, delta) in d {
+                            if let Some(u) = users.get_mut(id) {
+                                delta.apply(u)?;
+                            }
                         }
-                    } else {
-                        Change::Followed { follower, followee }
+                        before
                     }
-                })
-                .collect();
-            let seqs = tx.append_changes(now, changes)?;
-            if seqs.len() != rows.len() {
-                return Err(Error::storage(
-                    "append_changes answered another number of events",
-                ));
+                    None => HashMap::new(),
+                };
+                let follows = tx.edges_exist(EdgeKind::Follow, &batch)?;
+                let requests = tx.edges_exist(EdgeKind::Request, &batch)?;
+                let blocks = tx.edges_exist(EdgeKind::Block, &batch)?;
+                let reversed: Vec<(UserId, UserId)> = batch.iter().map(|&(a, b)| (b, a)).collect();
+                let blocked_by = tx.edges_exist(EdgeKind::Block, &reversed)?;
+                if [&follows, &requests, &blocks, &blocked_by]
+                    .iter()
+                    .any(|v| v.len() != batch.len())
+                {
+                    return Err(Error::storage(
+                        "edges_exist answered another number of rows",
+                    ));
+                }
+                let scan_limit = usize::try_from(cap).unwrap_or(usize::MAX);
+                // Pending outgoing requests per follower (read when first
+                // needed), for the cap: follows + outgoing requests <= cap.
+                let mut out_requests: HashMap<UserId, u64> = HashMap::new();
+                let mut changed: HashSet<UserId> = HashSet::new();
+                let mut added: HashSet<(UserId, UserId)> = HashSet::new();
+                // (follower, followee, whether a pending request became the follow)
+                let mut rows: Vec<(UserId, UserId, bool)> = Vec::with_capacity(batch.len());
+                for (i, &(from, to)) in batch.iter().enumerate() {
+                    if from == to {
+                        return Err(Error::CannotFollowSelf);
+                    }
+                    for id in [from, to] {
+                        if !users.get(&id).is_some_and(User::is_active) {
+                            return Err(Error::user_not_found());
+                        }
+                    }
+                    if follows[i] || !added.insert((from, to)) {
+                        continue;
+                    }
+                    if blocks[i] || blocked_by[i] {
+                        return Err(Error::Blocked);
+                    }
+                    let pending = match out_requests.entry(from) {
+                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                            tx.edge_keys(EdgeKind::Request, Anchor::From(from), None, scan_limit)?
+                                .len() as u64,
+                        ),
+                    };
+                    let f = users
+                        .get_mut(&from)
+                        .ok_or_else(|| Error::corrupt("import cache"))?;
+                    if requests[i] {
+                        // The pending request becomes the follow: its cap slot
+                        // passes to the follow, the target's pending count drops.
+                        *pending = pending.saturating_sub(1);
+                    } else if f.counts.following.saturating_add(*pending) >= cap {
+                        return Err(Error::LimitExceeded {
+                            what: "following",
+                            limit: cap,
+                        });
+                    }
+                    f.counts.following += 1;
+                    let t = users
+                        .get_mut(&to)
+                        .ok_or_else(|| Error::corrupt("import cache"))?;
+                    t.counts.followers += 1;
+                    if requests[i] {
+                        t.counts.pending_requests =
+                            t.counts.pending_requests.checked_sub(1).ok_or_else(|| {
+                                Error::corrupt(format!(
+                                    "pending_requests counter of {to} below zero"
+                                ))
+                            })?;
+                    }
+                    changed.extend([from, to]);
+                    rows.push((from, to, requests[i]));
+                }
+                // Every row is good: the requests that became follows go, the
+                // follows take consecutive numbers in batch order (below the
+                // batch's one event), and are loaded in key order.
+                for &(from, to, _) in rows.iter().filter(|r| r.2) {
+                    tx.delete_edge(EdgeKind::Request, from, to)?;
+                }
+                let seqs = tx.reserve_seqs(now, rows.len())?;
+                if seqs.len() != rows.len() {
+                    return Err(Error::storage(
+                        "reserve_seqs answered another number of sequence numbers",
+                    ));
+                }
+                let mut edges: Vec<Edge> = rows
+                    .iter()
+                    .zip(seqs)
+                    .map(|(&(from, to, _), seq)| Edge {
+                        kind: EdgeKind::Follow,
+                        from,
+                        to,
+                        since: now,
+                        seq,
+                        until: None,
+                    })
+                    .collect();
+                edges.sort_unstable_by_key(|e| (e.from, e.to));
+                tx.load_edges(&edges)?;
+                // Each changed record is the user as read in this transaction
+                // plus the counter deltas applied above; written in id order.
+                let mut touched: Vec<User> = users
+                    .into_values()
+                    .filter(|u| changed.contains(&u.id))
+                    .collect();
+                touched.sort_unstable_by_key(|u| u.id);
+                if deferred.is_some() {
+                    // In a session the counters are written when it ends; this
+                    // batch's changes go back to the session (once committed).
+                    let mut deltas = Vec::with_capacity(touched.len());
+                    for u in &touched {
+                        let base = stored.get(&u.id).copied().unwrap_or_default();
+                        let before = deferred
+                            .as_ref()
+                            .and_then(|d| d.get(&u.id))
+                            .copied()
+                            .unwrap_or_default();
+                        deltas.push((u.id, Delta::between(&base, &u.counts)?.minus(&before)));
+                    }
+                    if !touched.is_empty() {
+                        tx.append_change(now, Change::Imported { users: Vec::new() })?;
+                    }
+                    return Ok((edges.len() as u64, deltas));
+                }
+                tx.put_users(&touched)?;
+                if !touched.is_empty() {
+                    let users = touched.iter().map(|u| u.id).collect();
+                    tx.append_change(now, Change::Imported { users })?;
+                }
+                Ok((edges.len() as u64, Vec::new()))
+            })
+            .instrument(span)
+            .metered("import_follows")
+            .await?;
+        if let Some(b) = &self.bulk {
+            b.add(deltas);
+        }
+        Ok(added)
+    }
+
+    /// Runs `load` — typically many [`Kinfolk::import_users`] and
+    /// [`Kinfolk::import_follows`] batches on the service it is given — as
+    /// one bulk load, and returns what `load` returns. Use it for big loads
+    /// (a migration, a benchmark dataset), not for a trickle.
+    ///
+    /// What changes inside the session, for speed:
+    /// - the store is told a bulk load starts ([`BulkLoad::Start`]): SQLite
+    ///   drops the secondary indexes of its edge and membership tables, redb
+    ///   defers the order-index entries of the follows imported; when `load`
+    ///   ends (also with an error) each index is built once, in key order
+    ///   ([`BulkLoad::Finish`]), instead of taking millions of inserts at
+    ///   random places;
+    /// - the follow counters (followers, following, pending requests) that
+    ///   `import_follows` batches change are kept in the session and written
+    ///   once per user when `load` ends (batches of 50,000 users, one
+    ///   [`Change::Imported`] event each listing them), instead of every
+    ///   batch rewriting every user it touches. A batch's own
+    ///   [`Change::Imported`] event then lists no users.
+    ///
+    /// What does not change: every rule of the imports, decided on the
+    /// counters as they would be (the stored ones plus the session's);
+    /// each batch is its own all-or-nothing transaction; the follows and
+    /// their sequence numbers; when `bulk_import` returns, counters and
+    /// lists are exactly as without the session — also after `load` failed
+    /// part-way (the batches committed before stay, with their counters).
+    ///
+    /// While `load` runs, other commands work, but: list reads of edges may
+    /// be slow (SQLite: no index) or (redb) miss the follows imported so
+    /// far; the counters of the users the session touched do not include its
+    /// follows yet (a profile shows the old numbers; an unfollow of a follow
+    /// the session added can fail with `Storage` until it ends). Batches of
+    /// one session run one after another (a batch run beside another of the
+    /// same session may misjudge the following cap). If the process stops
+    /// before the session ends, its deferred counters are lost — `kinfolk
+    /// check --fix-counters` recounts them — and the store stays in
+    /// bulk-load mode until a later session ends:
+    /// `svc.bulk_import(|_| async { Ok::<_, Error>(()) })` builds the indexes.
+    ///
+    /// # Errors
+    /// What `load` returns (after the counters were written and `Finish`
+    /// ran); else the error of a bulk step or of writing the counters
+    /// (`Storage`, `Transient`; counters not written can be recounted with
+    /// `kinfolk check --fix-counters`).
+    ///
+    /// # Example
+    /// ```
+    /// # async fn demo(svc: kinfolk::Kinfolk) -> kinfolk::Result<()> {
+    /// use kinfolk::NewUser;
+    /// let added = svc
+    ///     .bulk_import(|svc| async move {
+    ///         let ids = svc
+    ///             .import_users(vec![NewUser::new("ada", "Ada")?, NewUser::new("bob", "Bob")?])
+    ///             .await?;
+    ///         svc.import_follows(vec![(ids[1], ids[0])]).await
+    ///     })
+    ///     .await?;
+    /// assert_eq!(added, 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn bulk_import<T, E, F, Fut>(&self, load: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce(Kinfolk) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        let span = tracing::info_span!("bulk_import");
+        async move {
+            self.wr(|tx| tx.bulk_load(BulkLoad::Start)).await?;
+            let session = Arc::new(BulkSession::default());
+            let svc = Kinfolk {
+                inner: Arc::clone(&self.inner),
+                bulk: Some(Arc::clone(&session)),
+            };
+            let out = load(svc).await;
+            let counted = self.write_counts(session.take()).await;
+            let finished = self.wr(|tx| tx.bulk_load(BulkLoad::Finish)).await;
+            match (out, counted.and(finished)) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(e.into()),
+                (Ok(v), Ok(())) => Ok(v),
             }
-            let mut edges: Vec<Edge> = rows
-                .iter()
-                .zip(seqs)
-                .map(|(&(from, to, _), seq)| Edge {
-                    kind: EdgeKind::Follow,
-                    from,
-                    to,
-                    since: now,
-                    seq,
-                    until: None,
-                })
-                .collect();
-            edges.sort_unstable_by_key(|e| (e.from, e.to));
-            tx.insert_edges(&edges)?;
-            // Each changed record is the user as read in this transaction
-            // plus the counter deltas applied above; written in id order.
-            let mut touched: Vec<User> = users
-                .into_values()
-                .filter(|u| changed.contains(&u.id))
-                .collect();
-            touched.sort_unstable_by_key(|u| u.id);
-            tx.put_users(&touched)?;
-            Ok(edges.len() as u64)
-        })
+        }
         .instrument(span)
-        .metered("import_follows")
         .await
+    }
+
+    /// Writes a session's counter changes: batches of [`MAX_IMPORT_BATCH`]
+    /// users, each read, changed and written in one transaction with one
+    /// [`Change::Imported`] event listing them.
+    async fn write_counts(&self, deltas: Vec<(UserId, Delta)>) -> Result<()> {
+        let now = self.now()?;
+        for chunk in deltas.chunks(MAX_IMPORT_BATCH) {
+            let chunk: Arc<Vec<(UserId, Delta)>> = Arc::new(chunk.to_vec());
+            self.wr(move |tx| {
+                let ids: Vec<UserId> = chunk.iter().map(|(id, _)| *id).collect();
+                let mut users: HashMap<UserId, User> =
+                    tx.users(&ids)?.into_iter().map(|u| (u.id, u)).collect();
+                let mut written = Vec::with_capacity(chunk.len());
+                // A user deleted meanwhile has no counters left to change.
+                for (id, d) in chunk.iter() {
+                    if let Some(mut u) = users.remove(id) {
+                        d.apply(&mut u)?;
+                        written.push(u);
+                    }
+                }
+                tx.put_users(&written)?;
+                if !written.is_empty() {
+                    let users = written.iter().map(|u| u.id).collect();
+                    tx.append_change(now, Change::Imported { users })?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
     }
 }

@@ -7,6 +7,8 @@
 
 pub(crate) mod connected;
 mod import;
+
+pub(crate) use import::BulkSession;
 mod service;
 
 use serde::{Deserialize, Serialize};

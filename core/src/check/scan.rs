@@ -3,7 +3,7 @@
 //! [`user_findings`] is the part that concerns one user's records, shared
 //! with the model test, which runs it on every step.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::clock::in_range;
 use crate::error::Result;
@@ -74,8 +74,9 @@ fn walk(
 ///   event) lies in the supported range ([`crate::clock::in_range`]);
 /// - every skeleton claim is backed by a name (current or held) of its user.
 ///
-/// Memory: the keys of every edge are held twice while the scan runs
-/// (about 100 bytes per edge).
+/// Memory: an edge's key is held from the walk of its first end to the
+/// walk of its other end (once, not once per order index); at most every
+/// edge, about 60 bytes each.
 ///
 /// # Errors
 /// When the store fails to answer a read — also when a stored record does
@@ -103,8 +104,22 @@ pub fn scan_paged(tx: &dyn ReadTx, page_size: usize) -> Result<StoreScan> {
     type Key = (EdgeKind, UserId, UserId, u64);
     let mut scan = StoreScan::default();
     let f = &mut scan.findings;
-    let mut by_from: BTreeSet<Key> = BTreeSet::new();
-    let mut by_to: BTreeSet<Key> = BTreeSet::new();
+    // Each edge key seen from one end only so far, with that end (true:
+    // its source's walk); seen from the other end, it leaves. So the scan
+    // holds each key once, and only until both ends have been walked: what
+    // stays at the end is where the two order indexes disagree.
+    let mut unmatched: BTreeMap<Key, bool> = BTreeMap::new();
+    let mut seen = |key: Key, from_source: bool| match unmatched.entry(key) {
+        std::collections::btree_map::Entry::Occupied(o) => {
+            if *o.get() != from_source {
+                o.remove();
+            }
+        }
+        std::collections::btree_map::Entry::Vacant(v) => {
+            v.insert(from_source);
+        }
+    };
+    let mut follows = 0;
     let mut rooms = BTreeSet::new();
     let mut after = None;
     loop {
@@ -126,9 +141,14 @@ pub fn scan_paged(tx: &dyn ReadTx, page_size: usize) -> Result<StoreScan> {
                             detail: format!("{}: index and edge table disagree on {e:?}", u.id),
                         });
                     }
-                    by_from.insert((e.kind, e.from, e.to, e.seq));
+                    seen((e.kind, e.from, e.to, e.seq), true);
+                    if e.kind == EdgeKind::Follow {
+                        follows += 1;
+                    }
                 }
-                by_to.extend(to.iter().map(|e| (e.kind, e.from, e.to, e.seq)));
+                for e in &to {
+                    seen((e.kind, e.from, e.to, e.seq), false);
+                }
                 out.push(from);
                 inc.push(to);
             }
@@ -177,16 +197,16 @@ pub fn scan_paged(tx: &dyn ReadTx, page_size: usize) -> Result<StoreScan> {
             user_findings(u, &out, &inc, memberships, holder.as_ref(), f);
         }
     }
-    if by_from != by_to {
-        let only_from: Vec<_> = by_from.difference(&by_to).collect();
-        let only_to: Vec<_> = by_to.difference(&by_from).collect();
+    if !unmatched.is_empty() {
+        let only_from: Vec<&Key> = unmatched.iter().filter(|e| *e.1).map(|e| e.0).collect();
+        let only_to: Vec<&Key> = unmatched.iter().filter(|e| !*e.1).map(|e| e.0).collect();
         f.push(Finding::Index {
             detail: format!(
                 "the order indexes disagree: only from the source {only_from:?}, only from the target {only_to:?}"
             ),
         });
     }
-    scan.follows = by_from.iter().filter(|k| k.0 == EdgeKind::Follow).count();
+    scan.follows = follows;
     scan.rooms = rooms.len();
     for r in rooms {
         let Some(room) = tx.room(r)? else {

@@ -128,11 +128,16 @@ pub enum Change {
     RoomDeleted {
         room: RoomId,
     },
-    /// One batch of a bulk import ([`Kinfolk::import_transfer`](crate::Kinfolk::import_transfer)):
+    /// One batch of a bulk import: of [`Kinfolk::import_transfer`](crate::Kinfolk::import_transfer),
     /// the users whose records the batch wrote (empty for a batch of edges,
     /// rooms or memberships: an import writes every user record, counters
-    /// included, before the other records). A consumer re-reads those users;
-    /// see `docs/adr/0011-transfer-format.md`.
+    /// included, before the other records); of
+    /// [`Kinfolk::import_follows`](crate::Kinfolk::import_follows), the users
+    /// whose counters the batch changed (no `Followed` event per follow);
+    /// inside [`Kinfolk::bulk_import`](crate::Kinfolk::bulk_import), empty,
+    /// and the session's end appends one per 50,000 users whose counters it
+    /// writes. A consumer re-reads those users; see
+    /// `docs/adr/0011-transfer-format.md`.
     Imported {
         users: Vec<UserId>,
     },
