@@ -230,6 +230,15 @@ statements! {
                        FROM (SELECT pg_advisory_xact_lock($1)) AS l) AS s \
                  WHERE id = 1 RETURNING s.setval";
 
+    /// Takes $2 numbers from the feed's sequence under the feed lock, no
+    /// events (feed order `commit`; `WriteTx::reserve_seqs`).
+    RESERVE_SEQS = "SELECT nextval('feed_seq') FROM (SELECT pg_advisory_xact_lock($1)) AS l, \
+                    generate_series(1, $2::bigint) AS g";
+    /// The $1-th to ($1+$2-1)-th numbers of this transaction, no events
+    /// (feed order `xid`; `WriteTx::reserve_seqs`).
+    RESERVE_SEQS_XID = "SELECT (pg_current_xact_id()::text::bigint << 16) + $1 + g - 1 \
+                        FROM generate_series(1, $2::bigint) AS g";
+
     /// Feed events after $1, in order, below the horizon (feed order `xid`).
     CHANGES_SINCE_XID = concat!(horizon!(),
         "SELECT c.seq, c.at, c.change FROM changes AS c, h \

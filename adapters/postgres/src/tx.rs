@@ -642,6 +642,29 @@ impl WriteTx for Tx<'_> {
         }
     }
 
+    /// One statement, no events: `Commit` order takes `n` numbers from the
+    /// feed's sequence under the feed lock (as an append does); `TransactionId`
+    /// order takes the next `n` numbers of this transaction (counted against
+    /// its 2^16 per transaction).
+    fn reserve_seqs(&mut self, _at: Timestamp, n: usize) -> Result<Vec<u64>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let count = i64::try_from(n).map_err(|_| Error::storage("too many sequence numbers"))?;
+        let (sql, first) = match self.order() {
+            FeedOrder::Commit => (sql::RESERVE_SEQS, FEED_LOCK),
+            FeedOrder::TransactionId => (sql::RESERVE_SEQS_XID, self.reserve(n)?),
+        };
+        let mut seqs = self.all(sql, &[&first, &count], "changes", |c| c.seq(0))?;
+        seqs.sort_unstable();
+        if seqs.len() != n {
+            return Err(self.doom(Failure::storage(
+                "reserving sequence numbers returned another number of them",
+            )));
+        }
+        Ok(seqs)
+    }
+
     fn trim_changes(&mut self, upto: u64) -> Result<u64> {
         let n = self
             .first(sql::TRIM_CHANGES, &[&codec::int(upto)], "changes", |c| {
