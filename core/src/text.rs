@@ -134,7 +134,12 @@ pub fn remove_invisible(text: &str) -> Option<String> {
 
 /// Like [`single_line`] but newlines are allowed (`\r\n` and `\r` become `\n`).
 pub(crate) fn multi_line(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String> {
-    let unified = raw.replace("\r\n", "\n").replace('\r', "\n");
+    // Text without a carriage return (every stored value) is not copied.
+    let unified = if raw.contains('\r') {
+        std::borrow::Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    };
     let text = nfc(unified.trim());
     check_chars(field, &text, true)?;
     check_len(field, &text, min, max)?;

@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use kinfolk::{Error, Result, RoomId, RoomRole, Timestamp, UserId};
 use rusqlite::Row;
 use rusqlite::types::{Value, ValueRef};
@@ -145,9 +145,7 @@ impl<'r, 's> Cols<'r, 's> {
     /// A timestamp column.
     pub(crate) fn ts(&self, i: usize) -> Result<Timestamp> {
         let s = self.text(i)?;
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| self.bad(i, "an RFC 3339 timestamp"))
+        kinfolk::clock::parse_rfc3339(s).map_err(|_| self.bad(i, "an RFC 3339 timestamp"))
     }
 
     /// A nullable timestamp column.
@@ -180,6 +178,7 @@ impl<'r, 's> Cols<'r, 's> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
 
     #[test]
     fn timestamp_text_sorts_like_time_and_round_trips() {

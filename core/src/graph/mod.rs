@@ -112,12 +112,14 @@ pub struct Edge {
     /// Where it ends.
     pub to: UserId,
     /// When it was created.
+    #[serde(deserialize_with = "crate::clock::serde_ts::deserialize")]
     pub since: Timestamp,
     /// The change-feed sequence number of the event that created it; unique
     /// across all edges and increasing in commit order, so it orders lists
     /// newest first and serves as the keyset-pagination position.
     pub seq: u64,
     /// For a timed mute: when it ends.
+    #[serde(default, deserialize_with = "crate::clock::serde_ts::option")]
     pub until: Option<Timestamp>,
 }
 

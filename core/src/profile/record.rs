@@ -59,8 +59,10 @@ pub struct User {
     /// Counters.
     pub counts: Counts,
     /// When registered.
+    #[serde(deserialize_with = "crate::clock::serde_ts::deserialize")]
     pub created_at: Timestamp,
     /// Last profile or settings change.
+    #[serde(deserialize_with = "crate::clock::serde_ts::deserialize")]
     pub updated_at: Timestamp,
 }
 
@@ -93,6 +95,7 @@ pub struct UsernameClaim {
     /// The name as typed.
     pub username: Username,
     /// `None` for the current name; for a previous name, when the hold ends.
+    #[serde(default, deserialize_with = "crate::clock::serde_ts::option")]
     pub held_until: Option<Timestamp>,
 }
 

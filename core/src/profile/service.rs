@@ -7,7 +7,7 @@ use tracing::Instrument;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::graph::edges;
+use crate::graph::{Edge, Relationship};
 use crate::id::UserId;
 use crate::profile::claims::{change_username, claim_new_username, ensure_skeletons, holder};
 use crate::profile::{
@@ -17,7 +17,7 @@ use crate::profile::{
 use crate::service::{Kinfolk, active_actor, any_actor, check_viewer};
 use crate::settings::Settings;
 use crate::store::ReadTx;
-use crate::visibility::{shows_counts, visible_user};
+use crate::visibility::{HiddenBy, sees, shows_counts};
 
 /// Builds the owner's full view.
 pub(crate) fn own_profile(tx: &dyn ReadTx, user: User) -> Result<OwnProfile> {
@@ -45,20 +45,20 @@ pub(crate) fn own_profile(tx: &dyn ReadTx, user: User) -> Result<OwnProfile> {
     })
 }
 
+/// The public view of `user` for `viewer`, from the edges between the two
+/// (any kind, either direction; none for an anonymous viewer).
 fn public_profile(
-    tx: &dyn ReadTx,
     viewer: Option<UserId>,
     user: User,
+    between: &[Edge],
     now: Timestamp,
-) -> Result<PublicProfile> {
-    let relationship = viewer
-        .map(|v| edges::relationship(tx, v, user.id, now))
-        .transpose()?;
+) -> PublicProfile {
+    let relationship = viewer.map(|v| Relationship::from_edges(v, user.id, between, now));
     let stats = shows_counts(viewer, &user).then_some(PublicStats {
         followers_count: user.counts.followers,
         following_count: user.counts.following,
     });
-    Ok(PublicProfile {
+    PublicProfile {
         id: user.id,
         private_account: user.settings.privacy.private_account,
         username: user.username,
@@ -70,7 +70,7 @@ fn public_profile(
         stats,
         relationship,
         created_at: user.created_at,
-    })
+    }
 }
 
 /// What `get_profile` was asked for.
@@ -212,10 +212,23 @@ impl Kinfolk {
                 return Ok(ProfileView::Own(Box::new(own_profile(tx, user)?)));
             }
             check_viewer(tx, viewer)?;
-            let user = visible_user(tx, viewer, id)?;
+            // One read of the edges between the two answers both the block
+            // check (`sees`, the rule of `visible_user` over loaded edges)
+            // and the relationship: no separate point read of the block.
+            let user = tx.user(id)?.ok_or_else(Error::user_not_found)?;
+            if !user.is_active() {
+                return Err(Error::user_not_found());
+            }
+            let between = match viewer {
+                Some(v) => tx.edges_between(v, &[id])?,
+                None => Vec::new(),
+            };
+            if !sees(viewer, &user, &between, HiddenBy::TheirBlock) {
+                return Err(Error::user_not_found());
+            }
             Ok(ProfileView::Public(Box::new(public_profile(
-                tx, viewer, user, now,
-            )?)))
+                viewer, user, &between, now,
+            ))))
         })
         .instrument(span)
         .metered("get_profile")

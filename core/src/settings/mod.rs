@@ -65,6 +65,29 @@ impl LanguageTag {
     /// # Errors
     /// [`Error::Validation`] (`language`).
     pub fn parse(raw: &str) -> Result<Self> {
+        // Every stored user record carries a tag and nearly all carry the
+        // same few, so the last tag this thread accepted is remembered and
+        // returned again for the same text: parsing is a pure function of
+        // `raw`, and the registry lookups of `validate` cost more than the
+        // rest of decoding the settings.
+        thread_local! {
+            static LAST: std::cell::Cell<Option<(String, LanguageTag)>> =
+                const { std::cell::Cell::new(None) };
+        }
+        let last = LAST.take();
+        if let Some((seen, tag)) = &last
+            && seen == raw
+        {
+            let hit = tag.clone();
+            LAST.set(last);
+            return Ok(hit);
+        }
+        let tag = Self::parse_uncached(raw)?;
+        LAST.set(Some((raw.to_owned(), tag.clone())));
+        Ok(tag)
+    }
+
+    fn parse_uncached(raw: &str) -> Result<Self> {
         if raw.len() > 64 {
             return Err(Error::validation("language", "not a BCP 47 language tag"));
         }
@@ -403,6 +426,40 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The remembered last tag never changes an answer: every input, in an
+    /// order that repeats, hits and misses the memo, reads as uncached.
+    #[test]
+    fn language_tag_memo_answers_like_a_fresh_parse() {
+        let inputs = [
+            "en",
+            "en",
+            "pt-BR",
+            "pt-BR",
+            "xx-invalid-tag-",
+            "xx-invalid-tag-",
+            "en",
+            "",
+            "",
+            "zh-Hant-TW",
+            "EN",
+            "en-",
+            "en",
+            "i-klingon",
+            "de-DE-1996",
+            "de-DE-1996",
+        ];
+        for raw in inputs {
+            let fresh = LanguageTag::parse_uncached(raw).map(|t| t.0);
+            let memo = LanguageTag::parse(raw).map(|t| t.0);
+            assert_eq!(
+                memo.as_ref().map_err(Error::code),
+                fresh.as_ref().map_err(Error::code),
+                "{raw:?}"
+            );
+            assert_eq!(memo.ok(), fresh.ok(), "{raw:?}");
+        }
+    }
 
     /// serde and `from_json` agree: a patch and each section is an object;
     /// arrays (fields by position) are refused by both, and what both accept
