@@ -114,6 +114,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod conj;
 mod rank;
 mod schema;
 

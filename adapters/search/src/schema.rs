@@ -17,6 +17,8 @@ use tantivy::schema::{
 use tantivy::{TantivyDocument, Term};
 use tantivy_fst::Automaton;
 
+use crate::conj::{Alt, RarestFirst};
+
 /// Name-word prefixes are indexed up to this many characters (plus the whole
 /// word when it is longer).
 pub(crate) const NAME_PREFIX_CAP: usize = 20;
@@ -197,6 +199,14 @@ impl Fields {
                 let n = t.chars().count();
                 !fuzzy_eligible(t) || n < NAME_PREFIX_CAP
             });
+            if exact && let Some(alts) = self.rarest_first_alts(&terms) {
+                plans.push((
+                    MatchTier::Fuzzy,
+                    Box::new(RarestFirst { terms: alts }),
+                    names_capped,
+                ));
+                return plans;
+            }
             let per_term = terms
                 .iter()
                 .map(|t| {
@@ -221,6 +231,34 @@ impl Fields {
 }
 
 impl Fields {
+    /// The alternatives of each term of an exact fuzzy plan, as
+    /// [`Fields::one_edit_of_prefix`] and the name-prefix term build them
+    /// (`None` if an automaton cannot be built; the caller then uses them).
+    fn rarest_first_alts(&self, terms: &BTreeSet<&str>) -> Option<Vec<Vec<Alt>>> {
+        terms
+            .iter()
+            .map(|t| {
+                if !fuzzy_eligible(t) {
+                    let text = truncate_chars(t, NAME_PREFIX_CAP);
+                    return Some(vec![Alt::Exact(Term::from_field_text(
+                        self.name_prefix,
+                        text,
+                    ))]);
+                }
+                let automaton = Arc::new(FirstThen::new(self.name_prefix, t)?);
+                let rest = t.char_indices().nth(1).map_or("", |(i, _)| &t[i..]);
+                Some(vec![
+                    Alt::Walk(self.name_prefix, Arc::clone(&automaton)),
+                    Alt::Walk(self.username_prefix, automaton),
+                    Alt::Exact(Term::from_field_text(self.tail, rest)),
+                    Alt::Exact(Term::from_field_text(self.tail, t)),
+                    Alt::Exact(Term::from_field_text(self.name_prefix, rest)),
+                    Alt::Exact(Term::from_field_text(self.username_prefix, rest)),
+                ])
+            })
+            .collect()
+    }
+
     /// Users with a name-word or username prefix within one edit of `term`
     /// (4..[`NAME_PREFIX_CAP`] chars), exactly, split by the first char:
     ///
@@ -351,7 +389,7 @@ impl Query for SameFirstFuzzy {
 /// An automaton that accepts what `dfa` accepts among the strings starting
 /// with the bytes `first`, and gives up on a term-dictionary branch as soon
 /// as it leaves `first`.
-struct FirstThen {
+pub(crate) struct FirstThen {
     first: Vec<u8>,
     dfa: DfaWrapper,
 }
