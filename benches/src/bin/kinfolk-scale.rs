@@ -92,6 +92,11 @@ async fn build(kind: &str, dir: &Path, users: usize) {
         .save(dir)
         .expect("write fixture.json");
     drop(svc);
+    report_files(dir);
+}
+
+/// Prints the size of the files a build left in `dir` and the peak RSS.
+fn report_files(dir: &Path) {
     let size: u64 = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
@@ -151,19 +156,7 @@ async fn build_fast(kind: &str, dir: &Path, users: usize) {
         t.elapsed().as_secs_f64()
     );
     drop(svc);
-    let size: u64 = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0);
-    println!(
-        "files: {} MiB; build peak RSS {}",
-        size >> 20,
-        mib(peak_rss_kib())
-    );
+    report_files(dir);
 }
 
 /// `memory`: what the memory store holds at `users` (RSS after the
