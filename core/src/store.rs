@@ -635,6 +635,37 @@ fn unbox<R: 'static>(out: Boxed) -> Result<R> {
         .map_err(|_| Error::storage("store returned a value of another type than its job produced"))
 }
 
+/// Runs `f` on a new thread named `name` and awaits its answer without
+/// blocking the caller's executor — for a store's one-off operations that
+/// must not occupy one of its job threads (an engine check, a backup: see
+/// [`Store::check_engine`], [`Store::backup_to`]). A panic in `f` ends the
+/// thread and is answered as an error, not propagated.
+///
+/// # Errors
+/// [`Error::Storage`] when the thread cannot start or stops without an
+/// answer; otherwise what `f` answers.
+///
+/// ```
+/// # futures_executor::block_on(async {
+/// let n = kinfolk::store::on_new_thread("demo", || Ok(6 * 7)).await?;
+/// assert_eq!(n, 42);
+/// # Ok::<(), kinfolk::Error>(()) }).unwrap();
+/// ```
+pub async fn on_new_thread<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let (tx, rx) = futures_channel::oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| Error::storage(format!("cannot start a thread: {e}")))?;
+    rx.await
+        .unwrap_or_else(|_| Err(Error::storage(format!("the {name} thread stopped"))))
+}
+
 /// Writes a backup file whole or not at all — the file contract of
 /// [`Store::backup_to`], in one place for every store that copies itself to
 /// a file: a `dest` that exists is refused ([`Error::Validation`], field

@@ -3,9 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::thread;
 
-use futures_channel::oneshot;
 use kinfolk::{Error, Result};
 use redb::{
     Builder, Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
@@ -57,23 +55,6 @@ pub fn check_file(path: impl AsRef<Path>) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Runs `f` on a new thread and waits for its answer without blocking the
-/// executor.
-async fn off_thread<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let (tx, rx) = oneshot::channel();
-    thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .map_err(|e| Error::storage(format!("cannot start a thread: {e}")))?;
-    rx.await
-        .unwrap_or_else(|_| Err(Error::storage(format!("the {name} thread stopped"))))
-}
-
 /// A backup: every table of one read transaction (one committed state; the
 /// writer goes on meanwhile) copied into a new redb file, committed
 /// durably, synced and renamed into place.
@@ -83,7 +64,7 @@ pub(crate) async fn backup_to(store: &RedbStore, dest: &Path) -> Result<()> {
         .database()
         .ok_or_else(|| Error::storage("the redb store is closed"))?;
     let dest = dest.to_owned();
-    off_thread("kinfolk-redb-backup", move || copy(&db, &dest)).await
+    kinfolk::store::on_new_thread("kinfolk-redb-backup", move || copy(&db, &dest)).await
 }
 
 fn copy(db: &Arc<Database>, dest: &Path) -> Result<()> {

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use futures_channel::oneshot;
 use kinfolk::{Error, Result};
 use rusqlite::Connection;
 use rusqlite::backup::{Backup, StepResult};
@@ -25,23 +24,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the backup retries a step that found the source busy.
 const BACKUP_PATIENCE: Duration = Duration::from_secs(60);
 
-/// Runs `f` on a new thread and waits for its answer without blocking the
-/// executor.
-async fn off_thread<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let (tx, rx) = oneshot::channel();
-    thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .map_err(|e| Error::storage(format!("cannot start a thread: {e}")))?;
-    rx.await
-        .unwrap_or_else(|_| Err(Error::storage(format!("the {name} thread stopped"))))
-}
-
 fn file(store: &SqliteStore, what: &'static str) -> Result<PathBuf> {
     store
         .path()
@@ -53,7 +35,7 @@ fn file(store: &SqliteStore, what: &'static str) -> Result<PathBuf> {
 /// line it answers other than `ok`.
 pub(crate) async fn check_engine(store: &SqliteStore) -> Result<Vec<String>> {
     let path = file(store, "an engine check of an in-memory SQLite store")?;
-    off_thread("kinfolk-sqlite-check", move || {
+    kinfolk::store::on_new_thread("kinfolk-sqlite-check", move || {
         let conn = schema::open_reader(&path, BUSY_TIMEOUT)?;
         let mut stmt = conn.prepare("PRAGMA integrity_check").map_err(map)?;
         let lines = stmt
@@ -74,7 +56,7 @@ pub(crate) async fn check_engine(store: &SqliteStore) -> Result<Vec<String>> {
 pub(crate) async fn backup_to(store: &SqliteStore, dest: &Path) -> Result<()> {
     let path = file(store, "a backup of an in-memory SQLite store")?;
     let dest = dest.to_owned();
-    off_thread("kinfolk-sqlite-backup", move || copy(&path, &dest)).await
+    kinfolk::store::on_new_thread("kinfolk-sqlite-backup", move || copy(&path, &dest)).await
 }
 
 fn copy(path: &Path, dest: &Path) -> Result<()> {
