@@ -18,8 +18,9 @@
 //!
 //! `KINFOLK_BENCH_OPEN=<dir>` measures `search_*` and `index_top_*` through
 //! the service on a prebuilt store (`kinfolk-scale build`; SQLite if the
-//! directory has one, else redb), with its tantivy index kept in
-//! `<dir>/search-index`.
+//! directory has one, else redb; `KINFOLK_BENCH_SEARCH_STORE=redb|sqlite`
+//! picks one), with its tantivy index kept in `<dir>/search-index`
+//! (`KINFOLK_BENCH_SEARCH_INDEX=<dir>` puts it elsewhere).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -314,9 +315,12 @@ fn benches(c: &mut Criterion) {
         // A prebuilt store keeps its index on disk beside it: the first run
         // builds it from the store, later runs catch up from the feed.
         let index = Arc::new(match &prebuilt {
-            Some((dir, _)) => {
-                kinfolk_search::TantivyIndex::open(dir.join("search-index")).expect("tantivy")
-            }
+            Some((dir, _)) => kinfolk_search::TantivyIndex::open(
+                std::env::var_os("KINFOLK_BENCH_SEARCH_INDEX")
+                    .filter(|v| !v.is_empty())
+                    .map_or_else(|| dir.join("search-index"), Into::into),
+            )
+            .expect("tantivy"),
             None => kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy"),
         });
         let t = Instant::now();
@@ -350,10 +354,18 @@ fn benches(c: &mut Criterion) {
     write_report("search", n);
 }
 
-/// Opens the SQLite store of a prebuilt dataset directory, else its redb store.
+/// Opens the SQLite store of a prebuilt dataset directory, else its redb
+/// store; `KINFOLK_BENCH_SEARCH_STORE=redb|sqlite` chooses.
 fn open_prebuilt(dir: &Path) -> (&'static str, Arc<dyn Store>) {
     let sqlite = dir.join(SQLITE_FILE);
-    if sqlite.exists() {
+    let choice = std::env::var("KINFOLK_BENCH_SEARCH_STORE").unwrap_or_default();
+    let use_sqlite = match choice.as_str() {
+        "sqlite" => true,
+        "redb" => false,
+        "" => sqlite.exists(),
+        other => panic!("KINFOLK_BENCH_SEARCH_STORE={other}: sqlite or redb"),
+    };
+    if use_sqlite {
         let store: Arc<dyn Store> =
             Arc::new(kinfolk_sqlite::open(&sqlite).expect("open sqlite store"));
         return ("sqlite", store);

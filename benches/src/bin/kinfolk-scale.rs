@@ -12,6 +12,9 @@
 //! kinfolk-scale query <sqlite|redb> <dir> [iters]   # open, query, report
 //!                                                    # (KINFOLK_SCALE_REDB_CACHE_MIB=256: redb cache;
 //!                                                    #  =redb: redb's own default, up to 1 GiB)
+//! KINFOLK_SCALE_POSTGRES_URL=URL kinfolk-scale build-fast|query postgres <dir> …
+//!                                                    # the same on PostgreSQL: the database at URL
+//!                                                    # (default options), <dir> holds fixture.json only
 //! ```
 //! The query process never runs the generator, so its RSS is the store's
 //! (plus the small fixture: request targets chosen at build time).
@@ -46,7 +49,15 @@ fn open(kind: &str, dir: &Path) -> Arc<dyn Store> {
             }
             Arc::new(kinfolk_redb::open_with(dir.join(REDB_FILE), options).expect("open redb"))
         }
-        other => panic!("unknown store {other} (sqlite, redb)"),
+        "postgres" => {
+            // The database is the server's; `dir` holds only fixture.json.
+            // Default options (pool of 8): the RSS row is "default options".
+            let url = std::env::var("KINFOLK_SCALE_POSTGRES_URL").expect(
+                "postgres: set KINFOLK_SCALE_POSTGRES_URL to the database's connection string",
+            );
+            Arc::new(kinfolk_postgres::open(&url).expect("open postgres"))
+        }
+        other => panic!("unknown store {other} (sqlite, redb, postgres)"),
     }
 }
 
@@ -352,7 +363,7 @@ async fn query(kind: &str, dir: &Path, iters: usize) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: kinfolk-scale build|build-fast <sqlite|redb> <dir> <users> | query <sqlite|redb> <dir> [iters] | memory - <users>";
+    let usage = "usage: kinfolk-scale build|build-fast <sqlite|redb|postgres> <dir> <users> | query <sqlite|redb|postgres> <dir> [iters] | memory - <users>";
     let (Some(cmd), Some(kind), Some(dir)) = (args.get(1), args.get(2), args.get(3)) else {
         eprintln!("{usage}");
         std::process::exit(2);

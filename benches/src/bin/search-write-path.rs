@@ -6,7 +6,7 @@
 //! cargo run --release -p kinfolk-benches --bin search-write-path -- DIR [LABEL]
 //! ```
 //!
-//! `DIR` holds the SQLite file and the index directory; they are created
+//! `DIR` holds the store file and the index directory; they are created
 //! (2,000 users) on the first run and reused, so a build of another commit
 //! (the same file copied into its tree) measures the same files: run the
 //! two binaries alternately. Environment: `ROUNDS` (3), `TOGGLES` (1,500
@@ -14,8 +14,10 @@
 //! during the freshness run), `INDEX` (the index directory, default `DIR/index`;
 //! for a prebuilt 1M dataset of `kinfolk-scale build-fast`, point it at the
 //! index the search bench built there, `DIR/search-index`, so it is not
-//! rebuilt). Toggles pick pairs among the first 2,000 users by id. Every line
-//! printed is one measurement.
+//! rebuilt). `STORE` (`sqlite`, the default, or `redb`): which store file of
+//! `DIR` is opened (`kinfolk.db` / `kinfolk.redb`, the names `kinfolk-scale`
+//! gives them), with the store's default options. Toggles pick pairs among
+//! the first 2,000 users by id. Every line printed is one measurement.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -23,7 +25,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use kinfolk::{Config, Kinfolk, NewUser, PageRequest, SearchScope, UserId};
+use kinfolk::{Config, Kinfolk, NewUser, PageRequest, SearchScope, Store, UserId};
+use kinfolk_benches::{REDB_FILE, SQLITE_FILE};
 use kinfolk_search::TantivyIndex;
 
 const USERS: usize = 2_000;
@@ -43,9 +46,29 @@ fn config() -> Config {
     }
 }
 
+/// `STORE`: `sqlite` (default) or `redb`.
+fn store_kind() -> String {
+    std::env::var("STORE").unwrap_or_else(|_| "sqlite".into())
+}
+
+fn store_file(dir: &Path) -> std::path::PathBuf {
+    match store_kind().as_str() {
+        "sqlite" => dir.join(SQLITE_FILE),
+        "redb" => dir.join(REDB_FILE),
+        other => panic!("STORE={other}: sqlite or redb"),
+    }
+}
+
+fn open_store(dir: &Path) -> Arc<dyn Store> {
+    let file = store_file(dir);
+    match store_kind().as_str() {
+        "redb" => Arc::new(kinfolk_redb::open(file).unwrap()),
+        _ => Arc::new(kinfolk_sqlite::open(file).unwrap()),
+    }
+}
+
 async fn service(dir: &Path, with_index: bool) -> Kinfolk {
-    let b =
-        Kinfolk::builder(kinfolk_sqlite::open(dir.join("kinfolk.db")).unwrap()).config(config());
+    let b = Kinfolk::builder(open_store(dir)).config(config());
     let b = if with_index {
         let index = std::env::var_os("INDEX").map_or_else(|| dir.join("index"), Into::into);
         b.search(TantivyIndex::open(index).unwrap())
@@ -176,7 +199,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         std::fs::create_dir_all(&dir).unwrap();
-        if !dir.join("kinfolk.db").exists() {
+        if !store_file(&dir).exists() {
             let svc = service(&dir, false).await;
             let rows = (0..USERS)
                 .map(|i| NewUser::new(&format!("user{i:05}"), &format!("User {i}")).unwrap())
