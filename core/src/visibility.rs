@@ -67,20 +67,6 @@ pub(crate) fn visible_user(tx: &dyn ReadTx, viewer: Option<UserId>, id: UserId) 
     Ok(user)
 }
 
-/// The target of a command that may only remove the actor's own edges to
-/// it (unfollow, cancel a request): exists and does not block the actor,
-/// but may be deactivated — the actor must always be able to undo their
-/// own follow of a user who left (issue 14 item 2). Commands that create
-/// something check `is_active` on the result themselves. Anything else is
-/// `NotFound`, as in [`visible_user`].
-pub(crate) fn reachable_user(tx: &dyn ReadTx, actor: UserId, id: UserId) -> Result<User> {
-    let user = tx.user(id)?.ok_or_else(Error::user_not_found)?;
-    if blocks(tx, id, actor)? {
-        return Err(Error::user_not_found());
-    }
-    Ok(user)
-}
-
 /// Whether `viewer` may list `owner`'s followers (or following) under `vis`.
 pub(crate) fn may_list(
     tx: &dyn ReadTx,

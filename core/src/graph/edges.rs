@@ -97,21 +97,52 @@ pub(crate) fn add_follow(
     now: Timestamp,
     change: Change,
 ) -> Result<()> {
+    let (f, t) = (load(tx, from)?, load(tx, to)?);
+    add_follow_of(tx, f, t, now, change).map(drop)
+}
+
+/// Adds an approved follow between two users the caller has read in this
+/// transaction (and not changed since): the event, the edge, and both
+/// counters written back with one [`WriteTx::put_users`]. Returns the edge.
+pub(crate) fn add_follow_of(
+    tx: &mut dyn WriteTx,
+    mut from: User,
+    mut to: User,
+    now: Timestamp,
+    change: Change,
+) -> Result<Edge> {
     let seq = tx.append_change(now, change)?;
-    tx.insert_edge(&Edge {
+    let edge = Edge {
         kind: EdgeKind::Follow,
-        from,
-        to,
+        from: from.id,
+        to: to.id,
         since: now,
         seq,
         until: None,
-    })?;
-    let mut f = load(tx, from)?;
-    f.counts.following += 1;
-    tx.put_user(&f)?;
-    let mut t = load(tx, to)?;
-    t.counts.followers += 1;
-    tx.put_user(&t)
+    };
+    tx.insert_edge(&edge)?;
+    from.counts.following += 1;
+    to.counts.followers += 1;
+    tx.put_users(&[from, to])?;
+    Ok(edge)
+}
+
+/// Removes the follow `from → to`, two users the caller has read in this
+/// transaction, if present; both counters go down with one
+/// [`WriteTx::put_users`]. Returns the removed edge. The caller appends the
+/// event.
+pub(crate) fn remove_follow_of(
+    tx: &mut dyn WriteTx,
+    mut from: User,
+    mut to: User,
+) -> Result<Option<Edge>> {
+    let Some(edge) = tx.delete_edge(EdgeKind::Follow, from.id, to.id)? else {
+        return Ok(None);
+    };
+    dec(&mut from.counts.following, "following", from.id)?;
+    dec(&mut to.counts.followers, "followers", to.id)?;
+    tx.put_users(&[from, to])?;
+    Ok(Some(edge))
 }
 
 /// Removes the follow `from → to` if present, keeping counters exact.
@@ -131,31 +162,33 @@ pub(crate) fn remove_follow(tx: &mut dyn WriteTx, from: UserId, to: UserId) -> R
     Ok(true)
 }
 
-/// Adds a pending request `from → to`.
-pub(crate) fn add_request(
+/// Adds a pending request `from → to`, a user the caller has read in this
+/// transaction (and not changed since). Returns the edge.
+pub(crate) fn add_request_of(
     tx: &mut dyn WriteTx,
     from: UserId,
-    to: UserId,
+    mut to: User,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<Edge> {
     let seq = tx.append_change(
         now,
         Change::FollowRequested {
             requester: from,
-            target: to,
+            target: to.id,
         },
     )?;
-    tx.insert_edge(&Edge {
+    let edge = Edge {
         kind: EdgeKind::Request,
         from,
-        to,
+        to: to.id,
         since: now,
         seq,
         until: None,
-    })?;
-    let mut t = load(tx, to)?;
-    t.counts.pending_requests += 1;
-    tx.put_user(&t)
+    };
+    tx.insert_edge(&edge)?;
+    to.counts.pending_requests += 1;
+    tx.put_user(&to)?;
+    Ok(edge)
 }
 
 /// Removes the pending request `from → to` if present. Returns whether it existed.
@@ -168,6 +201,21 @@ pub(crate) fn remove_request(tx: &mut dyn WriteTx, from: UserId, to: UserId) -> 
         tx.put_user(&t)?;
     }
     Ok(true)
+}
+
+/// Removes the pending request from `from` to a user the caller has read in
+/// this transaction, if present. Returns the removed edge.
+pub(crate) fn remove_request_of(
+    tx: &mut dyn WriteTx,
+    from: UserId,
+    mut to: User,
+) -> Result<Option<Edge>> {
+    let Some(edge) = tx.delete_edge(EdgeKind::Request, from, to.id)? else {
+        return Ok(None);
+    };
+    dec(&mut to.counts.pending_requests, "pending_requests", to.id)?;
+    tx.put_user(&to)?;
+    Ok(Some(edge))
 }
 
 /// Turns the request `from → to` into an approved follow.
