@@ -279,7 +279,9 @@ fn benches(c: &mut Criterion) {
             let seq = rt.block_on(index.applied_seq()).expect("applied seq");
             note(format!(
                 "tantivy: reusing the index in {} (applied seq {seq}), not refilled",
-                on_disk.as_ref().map_or(String::new(), |d| d.display().to_string())
+                on_disk
+                    .as_ref()
+                    .map_or(String::new(), |d| d.display().to_string())
             ));
         }
         let t = Instant::now();

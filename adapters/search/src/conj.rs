@@ -13,8 +13,8 @@
 
 use std::sync::Arc;
 
-use tantivy::postings::TermInfo;
 use tantivy::postings::BlockSegmentPostings;
+use tantivy::postings::TermInfo;
 use tantivy::query::{BitSetDocSet, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError, Term};
