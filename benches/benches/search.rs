@@ -249,9 +249,17 @@ fn benches(c: &mut Criterion) {
     if store_enabled("tantivy") && engine_only {
         // `KINFOLK_BENCH_SEARCH_INDEX_DIR=<empty dir>`: build the index on
         // disk there and report its size (issue 19's index-size figure).
+        // A dir that already holds a filled index (a previous run's) is
+        // measured as it is, not refilled: alternated binaries then query
+        // the same index files (`KINFOLK_BENCH_SEARCH_REBUILD=1` refills).
         let on_disk = std::env::var_os("KINFOLK_BENCH_SEARCH_INDEX_DIR")
             .filter(|v| !v.is_empty())
             .map(std::path::PathBuf::from);
+        let rebuild = std::env::var("KINFOLK_BENCH_SEARCH_REBUILD").is_ok_and(|v| v == "1");
+        let reuse = !rebuild
+            && on_disk
+                .as_ref()
+                .is_some_and(kinfolk_search::TantivyIndex::exists_in);
         let index = match &on_disk {
             Some(dir) => kinfolk_search::TantivyIndex::open(dir).expect("tantivy on disk"),
             None => kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy"),
@@ -268,6 +276,15 @@ fn benches(c: &mut Criterion) {
         note(format!(
             "search: {unspaced} of {n} names have Han, kana or Hangul characters"
         ));
+        if reuse {
+            let seq = rt.block_on(index.applied_seq()).expect("applied seq");
+            note(format!(
+                "tantivy: reusing the index in {} (applied seq {seq}), not refilled",
+                on_disk
+                    .as_ref()
+                    .map_or(String::new(), |d| d.display().to_string())
+            ));
+        }
         let t = Instant::now();
         let deg = ds.in_degrees();
         let docs: Vec<SearchDoc> = ds
@@ -281,7 +298,11 @@ fn benches(c: &mut Criterion) {
                 followers_count: u64::from(deg[i]),
             })
             .collect();
-        for (seq, chunk) in docs.chunks(kinfolk_benches::load::BATCH).enumerate() {
+        let fill = if reuse { &docs[..0] } else { &docs[..] };
+        if rebuild {
+            rt.block_on(index.clear()).expect("clear the index");
+        }
+        for (seq, chunk) in fill.chunks(kinfolk_benches::load::BATCH).enumerate() {
             rt.block_on(index.apply(IndexBatch {
                 upserts: chunk.to_vec(),
                 removals: Vec::new(),
@@ -294,7 +315,9 @@ fn benches(c: &mut Criterion) {
             "tantivy: index built (direct apply, engine only) in {:.1}s",
             t.elapsed().as_secs_f64()
         ));
-        settle(n);
+        if !reuse {
+            settle(n);
+        }
         if let Some(dir) = &on_disk {
             let bytes: u64 = std::fs::read_dir(dir)
                 .expect("index dir")

@@ -263,6 +263,8 @@ struct Shared {
     applied_seq: AtomicU64,
     /// The mark of a rebuild in progress, pending included.
     mark: Mutex<Option<RebuildMark>>,
+    /// The fast-field columns of the current searcher's segments.
+    columns: rank::ColumnCache,
 }
 
 impl Shared {
@@ -545,6 +547,7 @@ impl TantivyIndex {
             reader,
             applied_seq: AtomicU64::new(committed_seq),
             mark: Mutex::new(committed_mark),
+            columns: rank::ColumnCache::default(),
         });
         let (commands, received) = mpsc::channel::<Command>();
         let thread = WriterThread {
@@ -610,7 +613,14 @@ impl SearchIndex for TantivyIndex {
 
     async fn top(&self, query: &SearchQuery, boosts: &Boosts, k: usize) -> Result<Vec<SearchHit>> {
         let searcher = self.shared.reader.searcher();
-        rank::top(&searcher, &self.shared.fields, query, boosts, k)
+        rank::top(
+            &searcher,
+            &self.shared.columns,
+            &self.shared.fields,
+            query,
+            boosts,
+            k,
+        )
     }
 
     async fn rebuild_mark(&self) -> Result<Option<RebuildMark>> {

@@ -4,6 +4,7 @@
 //! core's [`match_tier`](kinfolk::search::match_tier) on the stored fields.
 
 use std::collections::{BinaryHeap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use kinfolk::search::{Boosts, MatchTier, RankKey, SearchHit, match_tier};
 use kinfolk::{Error, Result, SearchQuery, UserId};
@@ -45,6 +46,44 @@ impl SegmentColumns {
         self.followers
             .first(doc)
             .ok_or_else(|| Error::corrupt("search index document without followers_count"))
+    }
+}
+
+/// The fast-field columns of every segment of the last searcher seen,
+/// kept until the searcher changes (a commit or a merge): opening them per
+/// query costs a column-directory lookup per column and segment.
+#[derive(Default)]
+pub(crate) struct ColumnCache {
+    last: Mutex<Option<(u64, Arc<Vec<SegmentColumns>>)>>,
+}
+
+impl ColumnCache {
+    /// The columns of `searcher`'s segments, by segment ordinal.
+    fn get(&self, searcher: &Searcher) -> Result<Arc<Vec<SegmentColumns>>> {
+        let generation = searcher.generation().generation_id();
+        if let Some((g, cols)) = &*self.last.lock().unwrap_or_else(PoisonError::into_inner)
+            && *g == generation
+        {
+            return Ok(Arc::clone(cols));
+        }
+        let cols = Arc::new(
+            searcher
+                .segment_readers()
+                .iter()
+                .enumerate()
+                .map(|(ord, reader)| SegmentColumns::load(ord as SegmentOrdinal, reader))
+                .collect::<Result<Vec<_>>>()?,
+        );
+        // A plain value: a panic elsewhere cannot leave it half-written.
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((generation, Arc::clone(&cols)));
+        Ok(cols)
+    }
+}
+
+impl std::fmt::Debug for ColumnCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ColumnCache").finish_non_exhaustive()
     }
 }
 
@@ -188,6 +227,7 @@ impl<'a> Ranker<'a> {
 /// The true top `k` of `query` on `searcher`'s snapshot, in [`RankKey`] order.
 pub(crate) fn top(
     searcher: &Searcher,
+    cache: &ColumnCache,
     fields: &Fields,
     query: &SearchQuery,
     boosts: &Boosts,
@@ -197,17 +237,13 @@ pub(crate) fn top(
         return Ok(Vec::new());
     }
     let segments = searcher.segment_readers();
-    let columns = segments
-        .iter()
-        .enumerate()
-        .map(|(ord, reader)| SegmentColumns::load(ord as SegmentOrdinal, reader))
-        .collect::<Result<Vec<_>>>()?;
+    let columns = cache.get(searcher)?;
     let mut ranker = Ranker::new(searcher, fields, query, boosts, k);
     for (tier, plan, verify) in fields.tier_queries(query) {
         let weight = plan
             .weight(EnableScoring::disabled_from_searcher(searcher))
             .map_err(storage)?;
-        for (reader, cols) in segments.iter().zip(&columns) {
+        for (reader, cols) in segments.iter().zip(columns.iter()) {
             let alive = reader.alive_bitset();
             let mut failure: Option<Error> = None;
             weight
