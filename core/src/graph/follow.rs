@@ -11,6 +11,7 @@ use crate::graph::{EdgeKind, FollowAction, FollowOutcome, Relationship};
 use crate::id::UserId;
 use crate::service::Kinfolk;
 use crate::service::{active_actor, check_viewer};
+use crate::store::ReadTx;
 use crate::visibility::{HiddenBy, reachable_user, sees};
 
 /// One entry of [`Kinfolk::relationships`].
@@ -25,6 +26,10 @@ pub struct RelationshipEntry {
 
 /// Most ids [`Kinfolk::relationships`] takes in one call.
 pub const MAX_RELATIONSHIP_IDS: usize = 100;
+
+/// Up to this many ids, [`Kinfolk::relationships`] is a short read (a few
+/// point lookups; ADR 0012) that a store may run on the caller's thread.
+const SHORT_RELATIONSHIP_IDS: usize = 4;
 
 impl Kinfolk {
     /// Follows or unfollows `target`. `action: None` flips the state
@@ -248,8 +253,9 @@ impl Kinfolk {
             return Err(Error::validation("ids", "at most 100 ids"));
         }
         let ids = ids.to_vec();
+        let ids_len = ids.len();
         let now = self.now()?;
-        self.rd(move |tx| {
+        let job = move |tx: &dyn ReadTx| {
             check_viewer(tx, Some(viewer))?;
             let others: Vec<UserId> = ids.iter().copied().filter(|id| *id != viewer).collect();
             let users = tx.users(&others)?;
@@ -276,9 +282,15 @@ impl Kinfolk {
                     },
                 })
                 .collect())
-        })
-        .instrument(span)
-        .metered("relationships")
-        .await
+        };
+        // A few ids are a handful of point lookups: a short read (ADR 0012).
+        if ids_len <= SHORT_RELATIONSHIP_IDS {
+            self.rd_short(job)
+                .instrument(span)
+                .metered("relationships")
+                .await
+        } else {
+            self.rd(job).instrument(span).metered("relationships").await
+        }
     }
 }
