@@ -637,8 +637,12 @@ fn bench_prebuilt(c: &mut Criterion, rt: &Runtime, dir: &Path) -> usize {
     let sqlite = dir.join(SQLITE_FILE);
     if sqlite.exists() && (store_enabled("sqlite") || store_enabled("sqlite_base")) {
         let t = Instant::now();
+        let mut options = kinfolk_sqlite::Options::default();
+        if !short_reads_inline() {
+            options = options.inline_readers(0);
+        }
         let store: Arc<dyn Store> =
-            Arc::new(kinfolk_sqlite::open(&sqlite).expect("open sqlite store"));
+            Arc::new(kinfolk_sqlite::open_with(&sqlite, options).expect("open sqlite store"));
         let svc = rt
             .block_on(Kinfolk::builder(store).build())
             .expect("service");
@@ -651,7 +655,9 @@ fn bench_prebuilt(c: &mut Criterion, rt: &Runtime, dir: &Path) -> usize {
     let redb = dir.join(REDB_FILE);
     if redb.exists() && (store_enabled("redb") || store_enabled("redb_base")) {
         let t = Instant::now();
-        let store: Arc<dyn Store> = Arc::new(kinfolk_redb::open(&redb).expect("open redb store"));
+        let options = kinfolk_redb::Options::default().short_reads_inline(short_reads_inline());
+        let store: Arc<dyn Store> =
+            Arc::new(kinfolk_redb::open_with(&redb, options).expect("open redb store"));
         let svc = rt
             .block_on(Kinfolk::builder(store).build())
             .expect("service");
@@ -659,6 +665,13 @@ fn bench_prebuilt(c: &mut Criterion, rt: &Runtime, dir: &Path) -> usize {
         run_redb(c, rt, svc, &redb, &f);
     }
     f.users
+}
+
+/// Whether the prebuilt stores run short reads on the caller's thread (their
+/// default, ADR 0012); `KINFOLK_BENCH_SHORT_READS=thread` sends every read to
+/// a reader thread, for a before/after in one binary.
+fn short_reads_inline() -> bool {
+    std::env::var("KINFOLK_BENCH_SHORT_READS").map_or(true, |v| v != "thread")
 }
 
 /// The SQLite store's workloads, then its hand-written floor and the

@@ -81,6 +81,54 @@ pub async fn panicking_read_job_is_an_error_and_store_goes_on(ctx: Ctx) -> TestR
     Ok(())
 }
 
+/// `Store::read_short` (ADR 0012: a store may run it on the caller's
+/// thread) keeps `read`'s contract: it sees every committed write, returns
+/// the job's error unchanged, answers a panic with a storage error, and the
+/// store — its inline connections included — serves the next reads.
+pub async fn short_read_job_keeps_the_read_contract(ctx: Ctx) -> TestResult {
+    let svc = &ctx.svc;
+    let a = user(svc, "shorty").await;
+    let seq_now = seq(svc).await;
+    let store = svc.store();
+    let seen: ReadJob = Arc::new(move |tx| {
+        let user = tx.user(a)?.map(|u| u.username.to_string());
+        Ok(Box::new((user, tx.last_seq()?)) as Boxed)
+    });
+    let out = store.read_short(seen.clone()).await?;
+    let (name, last) = *out
+        .downcast::<(Option<String>, u64)>()
+        .map_err(|_| "a short read returned another type")?;
+    assert_eq!(name.as_deref(), Some("shorty"));
+    assert_eq!(last, seq_now);
+    // The job's own error comes back unchanged.
+    let failing: ReadJob = Arc::new(|_tx| Err(Error::NotFound { what: "user" }));
+    assert_code(store.read_short(failing).await.map(|_| ()), "not_found");
+    // A panic is a storage error, more than once (every inline connection
+    // of a pool, if the store has one, goes back usable).
+    for _ in 0..4 {
+        let panicking: ReadJob = Arc::new(|tx| {
+            let _ = tx.last_seq()?;
+            panic!("a bug in a short read job (conformance: panic policy)");
+        });
+        assert_code(store.read_short(panicking).await.map(|_| ()), "storage");
+    }
+    // Concurrent short reads (more than a store's inline pool) all answer,
+    // and a write between them is seen by the next ones.
+    let b = user(svc, "shorty2").await;
+    let reads = (0..8).map(|_| {
+        let job: ReadJob = Arc::new(move |tx| Ok(Box::new(tx.user(b)?.is_some()) as Boxed));
+        store.read_short(job)
+    });
+    for out in futures::future::join_all(reads).await {
+        let found = *out?.downcast::<bool>().map_err(|_| "wrong type")?;
+        assert!(found, "a short read missed a committed user");
+    }
+    assert_eq!(svc.get_profile(Some(a), "shorty2").await?.id(), b);
+    assert_eq!(svc.me(a).await?.id, a);
+    check_invariants(svc).await?;
+    Ok(())
+}
+
 pub async fn panicking_job_among_concurrent_writes_hurts_no_other(ctx: Ctx) -> TestResult {
     let svc = ctx.svc.clone();
     let target = user(&svc, "popular").await;

@@ -247,6 +247,18 @@ impl Kinfolk {
         store::read_retrying(self.inner.store.as_ref(), self.inner.config.retry, f).await
     }
 
+    /// Runs a short read job — a handful of point lookups, no scan or page —
+    /// which the store may run on the caller's thread
+    /// ([`Store::read_short`](crate::Store::read_short), ADR 0012); retried
+    /// like [`Kinfolk::rd`].
+    pub(crate) async fn rd_short<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
+    {
+        store::read_short_retrying(self.inner.store.as_ref(), self.inner.config.retry, f).await
+    }
+
     /// Runs a read job whose answer outlives the store's memory (the search
     /// index persists it, a host keeps a feed position): waits until
     /// everything the read may have seen is durable

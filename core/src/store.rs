@@ -88,6 +88,28 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// [`Error::Transient`] when it failed in a way a new attempt may not.
     async fn read(&self, job: ReadJob) -> Result<Boxed>;
 
+    /// Runs a *short* read job: a bounded handful of point lookups (one
+    /// profile, the caller's own profile, the relationships to a few users),
+    /// never a range scan, a page or a whole-store pass. Same contract as
+    /// [`Store::read`] (consistent snapshot, the job's error unchanged, a
+    /// panic answered as [`Error::job_panicked`], retried on
+    /// [`Error::Transient`] by the service).
+    ///
+    /// A store whose point reads finish in microseconds, waiting at most for
+    /// its own page cache or the operating system's, MAY run such a job on
+    /// the caller's thread while the future is polled — saving the hop to a
+    /// reader thread and back, which is a large part of a point read's cost
+    /// — instead of off the executor as the *Threads* rule above asks of
+    /// other jobs; it MUST let its user turn that off
+    /// (`docs/adr/0012-short-reads-on-the-callers-thread.md`). The default
+    /// runs it as [`Store::read`] does.
+    ///
+    /// # Errors
+    /// As [`Store::read`].
+    async fn read_short(&self, job: ReadJob) -> Result<Boxed> {
+        self.read(job).await
+    }
+
     /// Runs `job` inside one write transaction, serialisable with every
     /// other write. MUST commit exactly when the job returns `Ok` and roll
     /// back everything the job did when it returns `Err` or panics. A failed
@@ -555,6 +577,23 @@ where
 {
     let job: ReadJob = Arc::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed));
     let out = retrying(retry, "read", || store.read(Arc::clone(&job))).await?;
+    unbox(out)
+}
+
+/// Runs a typed *short* read job ([`Store::read_short`]: a handful of point
+/// lookups, no scan), running it again after a
+/// [transient](Error::Transient) failure as `retry` says. The service uses it
+/// for profile reads; a store may run such a job on the caller's thread.
+///
+/// # Errors
+/// As [`read_retrying`].
+pub(crate) async fn read_short_retrying<R, F>(store: &dyn Store, retry: Retry, f: F) -> Result<R>
+where
+    R: Send + 'static,
+    F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
+{
+    let job: ReadJob = Arc::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed));
+    let out = retrying(retry, "read", || store.read_short(Arc::clone(&job))).await?;
     unbox(out)
 }
 

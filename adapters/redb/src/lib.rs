@@ -29,7 +29,10 @@
 //!   a failed job is kept, feed events included). A few reader threads run
 //!   read jobs on `ReadTransaction` snapshots, which never wait for the
 //!   writer. Results come back over a oneshot channel, so the futures
-//!   complete under any executor; no blocking call runs on the caller's.
+//!   complete under any executor. The one exception: *short* reads (a
+//!   profile, a few relationships: [`kinfolk::Store::read_short`]) run on
+//!   the caller's thread, a few microseconds from redb's cache, unless
+//!   [`Options::short_reads_inline`] is off (ADR 0012).
 //!   Dropping the last handle joins the threads and closes the file.
 //! - **Layout.** Every port method is a point get or a range scan: records by
 //!   their id, order indexes keyed `(kind, anchor, seq, other)` so that a page
@@ -122,6 +125,17 @@ pub struct Options {
     /// by default; turn it on to turn damage done to the file outside redb
     /// into an error at open rather than at first use.
     pub check_integrity_on_open: bool,
+    /// Run *short* read jobs ([`kinfolk::Store::read_short`]: a profile, the
+    /// caller's own profile, a few relationships — a handful of point
+    /// lookups) on the caller's thread instead of a reader thread: on by
+    /// default. Such a read takes a few microseconds from redb's page cache
+    /// (a cache miss reads a few pages from the operating system), less than
+    /// the hop to a reader thread and back; it does block the polling thread
+    /// for that long, like any synchronous call. Turn it off when even that
+    /// must not happen on the executor (a file on a slow or network disk):
+    /// every read then goes to a reader thread. Ranges, pages and scans
+    /// always run on the reader threads. ADR 0012.
+    pub short_reads_inline: bool,
 }
 
 impl Default for Options {
@@ -132,6 +146,7 @@ impl Default for Options {
             read_threads: cpus.clamp(2, 8),
             cache_size: Some(DEFAULT_CACHE_SIZE),
             check_integrity_on_open: false,
+            short_reads_inline: true,
         }
     }
 }
@@ -150,6 +165,16 @@ impl Options {
     /// Sets [`Options::cache_size`].
     pub fn cache_size(mut self, bytes: usize) -> Self {
         self.cache_size = Some(bytes);
+        self
+    }
+    /// Sets [`Options::short_reads_inline`].
+    ///
+    /// ```
+    /// let options = kinfolk_redb::Options::default().short_reads_inline(false);
+    /// assert!(!options.short_reads_inline);
+    /// ```
+    pub fn short_reads_inline(mut self, on: bool) -> Self {
+        self.short_reads_inline = on;
         self
     }
     /// Sets [`Options::check_integrity_on_open`].
@@ -272,6 +297,7 @@ fn guard_open(
 pub struct RedbStore {
     workers: Workers,
     durability: Durability,
+    short_reads_inline: bool,
 }
 
 impl RedbStore {
@@ -284,6 +310,7 @@ impl RedbStore {
         Ok(RedbStore {
             workers: Workers::start(db, options.durability, options.read_threads)?,
             durability: options.durability,
+            short_reads_inline: options.short_reads_inline,
         })
     }
 
@@ -322,6 +349,16 @@ impl fmt::Debug for RedbStore {
 impl Store for RedbStore {
     async fn read(&self, job: ReadJob) -> Result<Boxed> {
         self.workers.read(job).await
+    }
+
+    /// On the caller's thread when [`Options::short_reads_inline`] is on
+    /// (the default; ADR 0012), else on a reader thread like [`Store::read`].
+    async fn read_short(&self, job: ReadJob) -> Result<Boxed> {
+        if self.short_reads_inline {
+            self.workers.read_here(job)
+        } else {
+            self.workers.read(job).await
+        }
     }
 
     async fn write(&self, job: WriteJob) -> Result<Boxed> {

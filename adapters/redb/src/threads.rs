@@ -4,7 +4,8 @@
 //! multi-consumer `crossbeam_channel` to the readers); each answer goes back
 //! over a `futures_channel::oneshot`, whose receiver is a plain future that
 //! completes under any executor. No async runtime is used or assumed, and no
-//! blocking call ever runs on the caller's executor.
+//! blocking call runs on the caller's executor except a short read's few
+//! page-cache lookups when the store runs short reads inline (ADR 0012).
 //!
 //! - The **writer** runs each write job in its own `WriteTransaction`: commit
 //!   when the job returns `Ok`, abort when it returns `Err` or panics. Being
@@ -16,7 +17,8 @@
 //!   readers that keep what they saw wait with
 //!   [`kinfolk::Store::await_durable`] (ADR 0005).
 //! - A **reader** runs each read job on a fresh `ReadTransaction` (an MVCC
-//!   snapshot), so reads never wait for the writer.
+//!   snapshot), so reads never wait for the writer. Short reads may run the
+//!   same way on the caller's thread instead ([`Workers::read_here`], ADR 0012).
 //!
 //! [`Workers`] owns the threads. Dropping it closes the channels, joins every
 //! thread (each finishes the job it is running) and then closes the
@@ -101,6 +103,15 @@ impl Workers {
             return Err(worker_gone());
         }
         rx.await.unwrap_or_else(|_| Err(worker_gone()))
+    }
+
+    /// Runs a read job on the calling thread, on its own snapshot, a panic
+    /// caught as on a reader thread (short reads, ADR 0012).
+    pub(crate) fn read_here(&self, job: ReadJob) -> Result<Boxed> {
+        match &self.db {
+            Some(db) => guarded("read", || run_read(db, job)),
+            None => Err(worker_gone()),
+        }
     }
 
     /// Runs a write job on the writer thread.

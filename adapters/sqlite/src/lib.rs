@@ -35,7 +35,9 @@
 //!   durable. [`Options::readers`] reader threads own read-only connections,
 //!   so reads run on their own snapshot while a write is in progress. Jobs
 //!   and results travel over channels; the returned futures need no
-//!   particular async runtime and never block the executor.
+//!   particular async runtime and block the executor only for *short* reads
+//!   (a profile, a few relationships), which run on the caller's thread on
+//!   one of [`Options::inline_readers`] connections (ADR 0012; 0 turns it off).
 //! - **Durability**: `synchronous=FULL` by default — a write is on disk when
 //!   it returns `Ok`. [`Synchronous::Normal`] is faster and may lose the last
 //!   commits on power loss (never on a process crash, never corrupting).
@@ -60,6 +62,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::Sender;
+use std::sync::Mutex;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -106,6 +109,17 @@ pub struct Options {
     /// SQLite's default of 2 MB, an import batch spills and re-reads pages
     /// many times). Reader connections keep SQLite's default.
     pub writer_cache: usize,
+    /// Read-only connections that run *short* read jobs
+    /// ([`kinfolk::Store::read_short`]: a profile, the caller's own profile,
+    /// a few relationships — a handful of indexed point lookups) on the
+    /// caller's thread, saving the hop to a reader thread and back; 2 by
+    /// default. A short read that finds every one of them busy goes to a
+    /// reader thread. Such a read blocks the polling thread for its few
+    /// page lookups (tens of microseconds when the file is in the operating
+    /// system's cache); set 0 when even that must not happen on the executor
+    /// (a file on a slow or network disk): every read then goes to a reader
+    /// thread. Pages, scans and every other read always do. ADR 0012.
+    pub inline_readers: usize,
 }
 
 /// The default [`Options::writer_cache`]: 256 MiB.
@@ -118,6 +132,7 @@ impl Default for Options {
             readers: 4,
             busy_timeout: Duration::from_secs(5),
             writer_cache: DEFAULT_WRITER_CACHE,
+            inline_readers: 2,
         }
     }
 }
@@ -136,6 +151,16 @@ impl Options {
     /// Sets [`Options::writer_cache`] (bytes).
     pub fn writer_cache(mut self, bytes: usize) -> Self {
         self.writer_cache = bytes;
+        self
+    }
+    /// Sets [`Options::inline_readers`] (0: every read on a reader thread).
+    ///
+    /// ```
+    /// let options = kinfolk_sqlite::Options::default().inline_readers(0);
+    /// assert_eq!(options.inline_readers, 0);
+    /// ```
+    pub fn inline_readers(mut self, connections: usize) -> Self {
+        self.inline_readers = connections;
         self
     }
     /// Sets [`Options::busy_timeout`].
@@ -172,7 +197,12 @@ pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<SqliteStore
     let readers = (0..options.readers)
         .map(|_| schema::open_reader(path, options.busy_timeout))
         .collect::<Result<Vec<_>>>()?;
-    SqliteStore::start(writer, readers, Some(path.to_owned()))
+    let inline = (0..options.inline_readers)
+        .map(|_| schema::open_reader(path, options.busy_timeout))
+        .collect::<Result<Vec<_>>>()?;
+    let mut store = SqliteStore::start(writer, readers, Some(path.to_owned()))?;
+    store.inline = Mutex::new(inline);
+    Ok(store)
 }
 
 /// Opens a new, private in-memory database, for tests.
@@ -201,6 +231,9 @@ pub struct SqliteStore {
     reads: Option<Sender<Job>>,
     readers: Vec<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
+    /// Idle connections for short reads on the caller's thread (ADR 0012);
+    /// a read takes one out and puts it back.
+    inline: Mutex<Vec<rusqlite::Connection>>,
 }
 
 impl SqliteStore {
@@ -216,6 +249,7 @@ impl SqliteStore {
             reads: None,
             readers: Vec::new(),
             writer: Some(threads::spawn_writer(writer, write_queue)?),
+            inline: Mutex::new(Vec::new()),
         };
         if readers.is_empty() {
             store.reads = Some(writes);
@@ -249,6 +283,23 @@ impl Store for SqliteStore {
         threads::submit(queue(&self.reads)?, "read", |reply| Job::Read(job, reply)).await
     }
 
+    /// On the caller's thread when one of the [`Options::inline_readers`]
+    /// connections is free (ADR 0012), else on a reader thread.
+    async fn read_short(&self, job: ReadJob) -> Result<Boxed> {
+        let conn = self.inline.lock().ok().and_then(|mut idle| idle.pop());
+        let Some(conn) = conn else {
+            return self.read(job).await;
+        };
+        let outcome = threads::run_read(&conn, job);
+        if let Ok(mut idle) = self.inline.lock() {
+            idle.push(conn);
+        }
+        match outcome {
+            Ok(result) => result,
+            Err(_panic) => Err(Error::job_panicked("read")),
+        }
+    }
+
     async fn write(&self, job: WriteJob) -> Result<Boxed> {
         threads::submit(queue(&self.writes)?, "write", |reply| {
             Job::Write(job, reply)
@@ -277,6 +328,9 @@ impl Drop for SqliteStore {
         // checkpoints the WAL into the database file when it closes.
         self.reads = None;
         join(self.readers.drain(..));
+        if let Ok(mut idle) = self.inline.lock() {
+            idle.clear();
+        }
         self.writes = None;
         join(self.writer.take());
     }

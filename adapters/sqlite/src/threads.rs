@@ -7,7 +7,9 @@
 //! queue has one consumer per reader) and their results go back
 //! over a `futures-channel` oneshot, which any executor can await: nothing
 //! here depends on an async runtime, and no blocking work runs on the
-//! caller's executor.
+//! caller's executor — except short reads (a profile, a few relationships),
+//! which the store may run on the caller's thread on a connection of its
+//! small inline pool ([`run_read`], `Options::inline_readers`, ADR 0012).
 //!
 //! **Group commit.** The writer takes every write job already waiting (up to
 //! [`MAX_BATCH`]) and runs them one after another in ONE `BEGIN IMMEDIATE`
@@ -139,8 +141,17 @@ fn serve_read(conn: &Connection, job: ReadJob, reply: Reply) {
     if reply.is_canceled() {
         return;
     }
+    let outcome = run_read(conn, job);
+    // The receiver may be gone by now; then nobody wants the outcome.
+    let _ = reply.send(outcome);
+}
+
+/// Runs a read job on its own snapshot (`BEGIN DEFERRED … ROLLBACK`) on
+/// `conn`, on whichever thread calls it: a reader thread, or the caller's for
+/// a short read (ADR 0012).
+pub(crate) fn run_read(conn: &Connection, job: ReadJob) -> Outcome {
     rollback(conn);
-    let outcome = match exec(conn, sql::BEGIN_READ) {
+    match exec(conn, sql::BEGIN_READ) {
         Ok(()) => {
             let tx = Tx::new(conn);
             let out = catch_unwind(AssertUnwindSafe(|| job(&tx)));
@@ -148,9 +159,7 @@ fn serve_read(conn: &Connection, job: ReadJob, reply: Reply) {
             out
         }
         Err(e) => Ok(Err(e)),
-    };
-    // The receiver may be gone by now; then nobody wants the outcome.
-    let _ = reply.send(outcome);
+    }
 }
 
 /// Runs a batch of write jobs in one transaction, one savepoint each, and

@@ -12,6 +12,7 @@ use crate::id::UserId;
 use crate::profile::User;
 use crate::service::Kinfolk;
 use crate::service::{active_actor, check_viewer};
+use crate::store::ReadTx;
 use crate::visibility::{HiddenBy, sees};
 
 /// One entry of [`Kinfolk::relationships`].
@@ -32,6 +33,10 @@ fn take_user(users: &mut Vec<User>, id: UserId) -> Option<User> {
 
 /// Most ids [`Kinfolk::relationships`] takes in one call.
 pub const MAX_RELATIONSHIP_IDS: usize = 100;
+
+/// Up to this many ids, [`Kinfolk::relationships`] is a short read (a few
+/// point lookups; ADR 0012) that a store may run on the caller's thread.
+const SHORT_RELATIONSHIP_IDS: usize = 4;
 
 impl Kinfolk {
     /// Follows or unfollows `target`. `action: None` flips the state
@@ -296,8 +301,9 @@ impl Kinfolk {
             return Err(Error::validation("ids", "at most 100 ids"));
         }
         let ids = ids.to_vec();
+        let ids_len = ids.len();
         let now = self.now()?;
-        self.rd(move |tx| {
+        let job = move |tx: &dyn ReadTx| {
             check_viewer(tx, Some(viewer))?;
             let others: Vec<UserId> = ids.iter().copied().filter(|id| *id != viewer).collect();
             let users = tx.users(&others)?;
@@ -324,9 +330,15 @@ impl Kinfolk {
                     },
                 })
                 .collect())
-        })
-        .instrument(span)
-        .metered("relationships")
-        .await
+        };
+        // A few ids are a handful of point lookups: a short read (ADR 0012).
+        if ids_len <= SHORT_RELATIONSHIP_IDS {
+            self.rd_short(job)
+                .instrument(span)
+                .metered("relationships")
+                .await
+        } else {
+            self.rd(job).instrument(span).metered("relationships").await
+        }
     }
 }

@@ -172,7 +172,8 @@ impl Kinfolk {
     /// `Unauthenticated` for an unknown caller.
     pub async fn me(&self, actor: UserId) -> Result<OwnProfile> {
         let span = tracing::info_span!("me", actor = %actor);
-        self.rd(move |tx| {
+        // A few point lookups: a short read (ADR 0012).
+        self.rd_short(move |tx| {
             let user = any_actor(tx, actor)?;
             own_profile(tx, user)
         })
@@ -200,7 +201,9 @@ impl Kinfolk {
         let span = tracing::info_span!("get_profile", viewer = ?viewer.map(|v| v.to_string()));
         let key = parse_profile_key(id_or_username)?;
         let now = self.now()?;
-        self.rd(move |tx| {
+        // At most a claim, two users and the edges between two users: a
+        // short read (ADR 0012).
+        self.rd_short(move |tx| {
             let id = match key {
                 ProfileKey::Id(id) => id,
                 ProfileKey::Username(ref folded) => holder(tx, folded, now)?
