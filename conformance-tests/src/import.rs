@@ -386,7 +386,12 @@ pub async fn bulk_import_sees_commands_between_its_batches(ctx: Ctx) -> TestResu
             // A request to a user the session knew had none: the import
             // turns it into the follow.
             crate::fixtures::make_private(&s, u[5]).await;
-            assert!(s.toggle_follow(u[1], u[5], None).await?.relationship.requested);
+            assert!(
+                s.toggle_follow(u[1], u[5], None)
+                    .await?
+                    .relationship
+                    .requested
+            );
             assert_eq!(s.import_follows(vec![(u[1], u[5])]).await?, 1);
             // A follow made by a command: the import skips it.
             s.toggle_follow(u[2], u[0], None).await?;
@@ -400,15 +405,9 @@ pub async fn bulk_import_sees_commands_between_its_batches(ctx: Ctx) -> TestResu
         (1, 0)
     );
     let me = svc.me(out[0]).await?;
-    assert_eq!(
-        (me.stats.followers_count, me.stats.following_count),
-        (2, 1)
-    );
+    assert_eq!((me.stats.followers_count, me.stats.following_count), (2, 1));
     let me = svc.me(out[1]).await?;
-    assert_eq!(
-        (me.stats.followers_count, me.stats.following_count),
-        (2, 2)
-    );
+    assert_eq!((me.stats.followers_count, me.stats.following_count), (2, 2));
     check_invariants(svc).await?;
     Ok(())
 }

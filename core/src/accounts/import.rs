@@ -352,9 +352,14 @@ impl Kinfolk {
     /// becomes a follow keeps the slot it held.
     ///
     /// The batch is checked set-wise (one batch read of the users, one
-    /// existence check per edge kind and direction for all rows), then the
-    /// rows are judged in order, so the error is the one of the first bad
-    /// row, as if they had been added one by one.
+    /// existence check per edge kind and direction for the rows that need
+    /// it), then the rows are judged in order, so the error is the one of
+    /// the first bad row, as if they had been added one by one. A pair is
+    /// looked up only for the edge kinds its ends' counters leave possible
+    /// (no follow lookup when the follower follows no one or the followee
+    /// has no followers, no request lookup when the followee has no pending
+    /// requests), so the counters, exact by the store's invariant, decide
+    /// the rest.
     ///
     /// # Errors
     /// `Validation` (`batch`) for more than 50,000 rows; `CannotFollowSelf`;
@@ -589,7 +594,17 @@ impl Kinfolk {
     ///   once per user when `load` ends (batches of 50,000 users, one
     ///   [`Change::Imported`] event each listing them), instead of every
     ///   batch rewriting every user it touches. A batch's own
-    ///   [`Change::Imported`] event then lists no users.
+    ///   [`Change::Imported`] event then lists no users;
+    /// - on a store with [`serial_writes`](crate::store::Store::serial_writes)
+    ///   (memory, SQLite, redb) the session keeps what its batches know of
+    ///   each user — active or not, counters, whether it blocks anyone
+    ///   (`import_users` knows it of the users it registers) — so a later
+    ///   batch reads a user's record at most once and looks up blocks only
+    ///   for users that block someone. It keeps it only while the store's
+    ///   last sequence number is where the session's last batch left it:
+    ///   any other write in between (a command, another session) takes a
+    ///   number, and the next batch drops what the session kept and reads
+    ///   again.
     ///
     /// What does not change: every rule of the imports, decided on the
     /// counters as they would be (the stored ones plus the session's);
