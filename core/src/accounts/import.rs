@@ -188,12 +188,15 @@ struct Done {
 /// unknown or inactive end are not probed (the batch fails on them).
 type Probed = (Vec<bool>, Vec<bool>, Vec<bool>, Vec<bool>);
 
+/// Whether an edge kind is possible between a follower and a followee.
+type Possible = fn(&Known, &Known) -> bool;
+
 fn probe(
     tx: &dyn crate::store::WriteTx,
     batch: &[(UserId, UserId)],
     known: &HashMap<UserId, Known>,
 ) -> Result<Probed> {
-    let kinds: [(EdgeKind, bool, fn(&Known, &Known) -> bool); 4] = [
+    let kinds: [(EdgeKind, bool, Possible); 4] = [
         (EdgeKind::Follow, false, |f, t| {
             f.counts.following > 0 && t.counts.followers > 0
         }),
