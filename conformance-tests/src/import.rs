@@ -356,3 +356,58 @@ pub async fn bulk_import_keeps_rules_and_rebuilds_lists(ctx: Ctx) -> TestResult 
     check_invariants(svc).await?;
     Ok(())
 }
+
+/// A `bulk_import` session keeps what its batches read of the users only
+/// while nothing else is written: a deactivation, a block, a follow request
+/// or a follow made by a command between two batches decides the next
+/// batch as it would without the session, and the counters stay exact.
+pub async fn bulk_import_sees_commands_between_its_batches(ctx: Ctx) -> TestResult {
+    let svc = &ctx.svc;
+    let out = svc
+        .bulk_import(|s| async move {
+            let u: [UserId; 6] = s
+                .import_users(
+                    (0..6)
+                        .map(|i| NewUser::new(&format!("between_{i}"), "Between"))
+                        .collect::<kinfolk::Result<Vec<_>>>()?,
+                )
+                .await?
+                .try_into()
+                .map_err(|_| Error::storage("six ids"))?;
+            // A batch the session knows all about.
+            assert_eq!(s.import_follows(vec![(u[0], u[1]), (u[2], u[1])]).await?, 2);
+            // Deactivated between batches: unknown to the next.
+            s.deactivate(u[3]).await?;
+            assert_code(s.import_follows(vec![(u[0], u[3])]).await, "not_found");
+            // A block by a user the session knew blocked no one.
+            s.block(u[4], u[0]).await?;
+            assert_code(s.import_follows(vec![(u[0], u[4])]).await, "blocked");
+            assert_code(s.import_follows(vec![(u[4], u[0])]).await, "blocked");
+            // A request to a user the session knew had none: the import
+            // turns it into the follow.
+            crate::fixtures::make_private(&s, u[5]).await;
+            assert!(
+                s.toggle_follow(u[1], u[5], None)
+                    .await?
+                    .relationship
+                    .requested
+            );
+            assert_eq!(s.import_follows(vec![(u[1], u[5])]).await?, 1);
+            // A follow made by a command: the import skips it.
+            s.toggle_follow(u[2], u[0], None).await?;
+            assert_eq!(s.import_follows(vec![(u[2], u[0]), (u[1], u[0])]).await?, 1);
+            Ok::<_, Error>(u)
+        })
+        .await?;
+    let me = svc.me(out[5]).await?;
+    assert_eq!(
+        (me.stats.followers_count, me.stats.pending_follow_requests),
+        (1, 0)
+    );
+    let me = svc.me(out[0]).await?;
+    assert_eq!((me.stats.followers_count, me.stats.following_count), (2, 1));
+    let me = svc.me(out[1]).await?;
+    assert_eq!((me.stats.followers_count, me.stats.following_count), (2, 2));
+    check_invariants(svc).await?;
+    Ok(())
+}

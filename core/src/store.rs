@@ -186,6 +186,20 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     fn queue_depth(&self) -> Option<u64> {
         None
     }
+
+    /// Whether the store runs its write jobs one at a time, in one order,
+    /// each job seeing every job committed before it (one writer thread or
+    /// one write lock; no two write transactions in flight at once). Then a
+    /// write job that finds [`ReadTx::last_seq`] where an earlier job left
+    /// it knows that nothing was written in between (every write takes a
+    /// sequence number), and [`Kinfolk::bulk_import`](crate::Kinfolk::bulk_import)
+    /// keeps what its batches read of the users (status, counters, whether
+    /// they block anyone) across batches instead of reading it again in
+    /// each. A store whose write transactions can overlap (PostgreSQL) MUST
+    /// answer `false`, the default.
+    fn serial_writes(&self) -> bool {
+        false
+    }
 }
 
 /// Reads available inside any transaction.

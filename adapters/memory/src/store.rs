@@ -157,6 +157,11 @@ impl Store for MemoryStore {
         }
         out
     }
+
+    /// Write jobs run under the state's write lock, one after another.
+    fn serial_writes(&self) -> bool {
+        true
+    }
 }
 
 /// A read transaction: a shared borrow of the state.

@@ -394,4 +394,8 @@ impl Store for RedbStore {
     fn queue_depth(&self) -> Option<u64> {
         Some(ops::queue_depth(self))
     }
+    /// Write jobs run on one write transaction at a time, one after another.
+    fn serial_writes(&self) -> bool {
+        true
+    }
 }

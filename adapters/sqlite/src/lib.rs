@@ -320,6 +320,10 @@ impl Store for SqliteStore {
     fn queue_depth(&self) -> Option<u64> {
         Some(ops::queue_depth(self))
     }
+    /// Write jobs run on one writer thread, one after another.
+    fn serial_writes(&self) -> bool {
+        true
+    }
 }
 
 impl Drop for SqliteStore {

@@ -49,14 +49,6 @@ impl Delta {
         })
     }
 
-    fn minus(&self, o: &Delta) -> Delta {
-        Delta {
-            followers: self.followers - o.followers,
-            following: self.following - o.following,
-            pending_requests: self.pending_requests - o.pending_requests,
-        }
-    }
-
     fn add(&mut self, o: &Delta) {
         self.followers += o.followers;
         self.following += o.following;
@@ -78,14 +70,70 @@ impl Delta {
     }
 }
 
+/// What the follow rules of an import need of a user: whether the account
+/// is active, its counters as they stand (stored plus the session's
+/// deferred changes), and whether it may block anyone (`false` only when
+/// the store was asked and holds no block by it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Known {
+    active: bool,
+    counts: crate::profile::Counts,
+    blocks: bool,
+}
+
+/// The users a session's batches have read, valid while the store's
+/// `last_seq` is still `at` (the number the session's last batch left it
+/// at): on a store with [`serial_writes`](crate::store::Store::serial_writes)
+/// nothing else was written since.
+#[derive(Debug, Default)]
+struct KnownUsers {
+    at: Option<u64>,
+    users: HashMap<UserId, Known>,
+}
+
 /// The state of one [`Kinfolk::bulk_import`] session: the counter changes
-/// of its committed `import_follows` batches, written when it ends.
+/// of its committed `import_follows` batches, written when it ends, and
+/// (on a store with serial writes) what its batches know of the users.
 #[derive(Debug, Default)]
 pub(crate) struct BulkSession {
     deltas: std::sync::Mutex<HashMap<UserId, Delta>>,
+    known: std::sync::Mutex<KnownUsers>,
 }
 
+/// A batch's view of the session's cache: the `last_seq` it is valid at and
+/// the entries of the batch's users.
+type Snapshot = (Option<u64>, HashMap<UserId, Known>);
+
 impl BulkSession {
+    fn known(&self) -> std::sync::MutexGuard<'_, KnownUsers> {
+        // As for `lock`: no update panics half-way.
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached entries of `ids` and the `last_seq` they are valid at.
+    fn snapshot(&self, ids: &[UserId]) -> Snapshot {
+        let k = self.known();
+        let users = ids
+            .iter()
+            .filter_map(|id| k.users.get(id).map(|u| (*id, *u)))
+            .collect();
+        (k.at, users)
+    }
+
+    /// After a committed batch: the entries it read or changed, valid at
+    /// `at`; `stale` drops every other entry first (something else was
+    /// written since the cache was last valid).
+    fn remember(&self, stale: bool, at: u64, users: Vec<(UserId, Known)>) {
+        let mut k = self.known();
+        if stale {
+            k.users.clear();
+        }
+        k.users.extend(users);
+        k.at = Some(at);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Delta>> {
         // A panic elsewhere cannot leave the map half-updated (`add` does
         // not panic), so a poisoned lock is still good.
@@ -120,6 +168,81 @@ impl BulkSession {
     }
 }
 
+/// What a committed `import_follows` batch hands back.
+struct Done {
+    added: u64,
+    deltas: Vec<(UserId, Delta)>,
+    /// The session's cache did not hold when the batch started.
+    stale: bool,
+    /// `last_seq` when the batch ended.
+    end: u64,
+    /// What the batch knows of its users (when the session keeps it).
+    known: Vec<(UserId, Known)>,
+}
+
+/// For each pair of `batch`, whether a follow, a request, a block and a
+/// block the other way exist. A pair is probed only for the kinds its ends'
+/// exact counters or block flags leave possible: a follow needs a follower
+/// with follows and a followee with followers, a request a target with
+/// pending requests, a block a blocker that blocks someone. Pairs with an
+/// unknown or inactive end are not probed (the batch fails on them).
+type Probed = (Vec<bool>, Vec<bool>, Vec<bool>, Vec<bool>);
+
+/// Whether an edge kind is possible between a follower and a followee.
+type Possible = fn(&Known, &Known) -> bool;
+
+fn probe(
+    tx: &dyn crate::store::WriteTx,
+    batch: &[(UserId, UserId)],
+    known: &HashMap<UserId, Known>,
+) -> Result<Probed> {
+    let kinds: [(EdgeKind, bool, Possible); 4] = [
+        (EdgeKind::Follow, false, |f, t| {
+            f.counts.following > 0 && t.counts.followers > 0
+        }),
+        (EdgeKind::Request, false, |_, t| {
+            t.counts.pending_requests > 0
+        }),
+        (EdgeKind::Block, false, |f, _| f.blocks),
+        (EdgeKind::Block, true, |_, t| t.blocks),
+    ];
+    let mut out: Vec<Vec<bool>> = Vec::with_capacity(4);
+    for (kind, reversed, possible) in kinds {
+        let mut at = Vec::new();
+        let mut pairs = Vec::new();
+        for (i, &(from, to)) in batch.iter().enumerate() {
+            if let (Some(f), Some(t)) = (known.get(&from), known.get(&to))
+                && f.active
+                && t.active
+                && possible(f, t)
+            {
+                at.push(i);
+                pairs.push(if reversed { (to, from) } else { (from, to) });
+            }
+        }
+        let found = if pairs.is_empty() {
+            Vec::new()
+        } else {
+            tx.edges_exist(kind, &pairs)?
+        };
+        if found.len() != pairs.len() {
+            return Err(Error::storage(
+                "edges_exist answered another number of rows",
+            ));
+        }
+        let mut v = vec![false; batch.len()];
+        for (i, hit) in at.into_iter().zip(found) {
+            v[i] = hit;
+        }
+        out.push(v);
+    }
+    let mut it = out.into_iter();
+    match (it.next(), it.next(), it.next(), it.next()) {
+        (Some(a), Some(b), Some(c), Some(d)) => Ok((a, b, c, d)),
+        _ => Err(Error::storage("probe")),
+    }
+}
+
 impl Kinfolk {
     /// Registers many users in one transaction and returns their ids in
     /// order. Every rule of [`Kinfolk::register`] applies; the first refused
@@ -145,42 +268,66 @@ impl Kinfolk {
         }
         let now = self.now()?;
         let unique_skeletons = self.inner.config.unique_username_skeletons;
-        self.wr(move |tx| {
-            ensure_skeletons(tx, now)?;
-            let mut users = Vec::with_capacity(batch.len());
-            for nu in &batch {
-                let id = UserId::new();
-                // Fails with UsernameTaken on a name (or, by default, a
-                // skeleton) an earlier row claimed.
-                claim_new_username(tx, id, &nu.username, now, unique_skeletons)?;
-                users.push(User {
-                    id,
-                    username: nu.username.clone(),
-                    name: nu.name.clone(),
-                    bio: Default::default(),
-                    avatar_url: None,
-                    social_links: Default::default(),
-                    location: None,
-                    email: nu.email.clone(),
-                    status: AccountStatus::Active,
-                    settings: Settings::default(),
-                    counts: Default::default(),
-                    created_at: now,
-                    updated_at: now,
-                });
-            }
-            let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
-            tx.put_users(&users)?;
-            let changes = ids
-                .iter()
-                .map(|&user| Change::UserRegistered { user })
-                .collect();
-            tx.append_changes(now, changes)?;
-            Ok(ids)
-        })
-        .instrument(span)
-        .metered("import_users")
-        .await
+        let cache = self.cache().cloned();
+        let caching = cache.is_some();
+        let (ids, start, end) = self
+            .wr(move |tx| {
+                let start = if caching { tx.last_seq()? } else { 0 };
+                ensure_skeletons(tx, now)?;
+                let mut users = Vec::with_capacity(batch.len());
+                for nu in &batch {
+                    let id = UserId::new();
+                    // Fails with UsernameTaken on a name (or, by default, a
+                    // skeleton) an earlier row claimed.
+                    claim_new_username(tx, id, &nu.username, now, unique_skeletons)?;
+                    users.push(User {
+                        id,
+                        username: nu.username.clone(),
+                        name: nu.name.clone(),
+                        bio: Default::default(),
+                        avatar_url: None,
+                        social_links: Default::default(),
+                        location: None,
+                        email: nu.email.clone(),
+                        status: AccountStatus::Active,
+                        settings: Settings::default(),
+                        counts: Default::default(),
+                        created_at: now,
+                        updated_at: now,
+                    });
+                }
+                let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+                tx.put_users(&users)?;
+                let changes = ids
+                    .iter()
+                    .map(|&user| Change::UserRegistered { user })
+                    .collect();
+                tx.append_changes(now, changes)?;
+                let end = if caching { tx.last_seq()? } else { 0 };
+                Ok((ids, start, end))
+            })
+            .instrument(span)
+            .metered("import_users")
+            .await?;
+        if let Some(c) = cache {
+            // New users: active, no counts, no blocks — known without a read.
+            let stale = c.known().at != Some(start);
+            let fresh = Known {
+                active: true,
+                counts: Default::default(),
+                blocks: false,
+            };
+            c.remember(stale, end, ids.iter().map(|&id| (id, fresh)).collect());
+        }
+        Ok(ids)
+    }
+
+    /// The session whose batches may keep what they read of the users: in
+    /// a [`Kinfolk::bulk_import`] on a store with serial writes.
+    fn cache(&self) -> Option<&Arc<BulkSession>> {
+        self.bulk
+            .as_ref()
+            .filter(|_| self.inner.store.serial_writes())
     }
 
     /// Adds many approved follows `(follower, followee)` in one transaction,
@@ -208,9 +355,14 @@ impl Kinfolk {
     /// becomes a follow keeps the slot it held.
     ///
     /// The batch is checked set-wise (one batch read of the users, one
-    /// existence check per edge kind and direction for all rows), then the
-    /// rows are judged in order, so the error is the one of the first bad
-    /// row, as if they had been added one by one.
+    /// existence check per edge kind and direction for the rows that need
+    /// it), then the rows are judged in order, so the error is the one of
+    /// the first bad row, as if they had been added one by one. A pair is
+    /// looked up only for the edge kinds its ends' counters leave possible
+    /// (no follow lookup when the follower follows no one or the followee
+    /// has no followers, no request lookup when the followee has no pending
+    /// requests), so the counters, exact by the store's invariant, decide
+    /// the rest.
     ///
     /// # Errors
     /// `Validation` (`batch`) for more than 50,000 rows; `CannotFollowSelf`;
@@ -228,39 +380,63 @@ impl Kinfolk {
         let mut ids: Vec<UserId> = batch.iter().flat_map(|&(a, b)| [a, b]).collect();
         ids.sort_unstable();
         ids.dedup();
+        let session = self.bulk.is_some();
         // In a session: the counter changes of its earlier batches, which
-        // the store does not hold yet.
-        let deferred: Option<HashMap<UserId, Delta>> =
-            self.bulk.as_ref().map(|b| b.deltas_of(&ids));
-        let (added, deltas) = self
+        // the store does not hold yet; on a store with serial writes also
+        // what the session knows of these users.
+        let deferred: HashMap<UserId, Delta> = self
+            .bulk
+            .as_ref()
+            .map(|b| b.deltas_of(&ids))
+            .unwrap_or_default();
+        let cache = self.cache().cloned();
+        let caching = cache.is_some();
+        let snapshot: Snapshot = cache.as_ref().map(|c| c.snapshot(&ids)).unwrap_or_default();
+        let out = self
             .wr(move |tx| {
-                let mut users: HashMap<UserId, User> =
-                    tx.users(&ids)?.into_iter().map(|u| (u.id, u)).collect();
-                let stored: HashMap<UserId, crate::profile::Counts> = match &deferred {
-                    Some(d) => {
-                        let before = users.iter().map(|(&id, u)| (id, u.counts)).collect();
-                        for (id, delta) in d {
-                            if let Some(u) = users.get_mut(id) {
-                                delta.apply(u)?;
-                            }
-                        }
-                        before
-                    }
-                    None => HashMap::new(),
+                // The cache holds only if nothing was written since the
+                // session's last batch (every write takes a number).
+                let start = if caching { tx.last_seq()? } else { 0 };
+                let valid = caching && snapshot.0 == Some(start);
+                let mut known: HashMap<UserId, Known> = if valid {
+                    snapshot.1.clone()
+                } else {
+                    HashMap::with_capacity(ids.len())
                 };
-                let follows = tx.edges_exist(EdgeKind::Follow, &batch)?;
-                let requests = tx.edges_exist(EdgeKind::Request, &batch)?;
-                let blocks = tx.edges_exist(EdgeKind::Block, &batch)?;
-                let reversed: Vec<(UserId, UserId)> = batch.iter().map(|&(a, b)| (b, a)).collect();
-                let blocked_by = tx.edges_exist(EdgeKind::Block, &reversed)?;
-                if [&follows, &requests, &blocks, &blocked_by]
+                let missing: Vec<UserId> = ids
                     .iter()
-                    .any(|v| v.len() != batch.len())
-                {
-                    return Err(Error::storage(
-                        "edges_exist answered another number of rows",
-                    ));
+                    .copied()
+                    .filter(|id| !known.contains_key(id))
+                    .collect();
+                // Whole records only where this batch writes them back
+                // (outside a session).
+                let mut records: HashMap<UserId, User> = HashMap::new();
+                for mut u in tx.users(&missing)? {
+                    if let Some(d) = deferred.get(&u.id) {
+                        d.apply(&mut u)?;
+                    }
+                    // Whether it blocks anyone: asked once per user when the
+                    // answer is kept; else every pair is probed below.
+                    let blocks = !caching
+                        || !u.is_active()
+                        || !tx
+                            .edge_keys(EdgeKind::Block, Anchor::From(u.id), None, 1)?
+                            .is_empty();
+                    known.insert(
+                        u.id,
+                        Known {
+                            active: u.is_active(),
+                            counts: u.counts,
+                            blocks,
+                        },
+                    );
+                    if !session {
+                        records.insert(u.id, u);
+                    }
                 }
+                let before: HashMap<UserId, crate::profile::Counts> =
+                    known.iter().map(|(&id, k)| (id, k.counts)).collect();
+                let (follows, requests, blocks, blocked_by) = probe(tx, &batch, &known)?;
                 let scan_limit = usize::try_from(cap).unwrap_or(usize::MAX);
                 // Pending outgoing requests per follower (read when first
                 // needed), for the cap: follows + outgoing requests <= cap.
@@ -274,7 +450,7 @@ impl Kinfolk {
                         return Err(Error::CannotFollowSelf);
                     }
                     for id in [from, to] {
-                        if !users.get(&id).is_some_and(User::is_active) {
+                        if !known.get(&id).is_some_and(|k| k.active) {
                             return Err(Error::user_not_found());
                         }
                     }
@@ -291,7 +467,7 @@ impl Kinfolk {
                                 .len() as u64,
                         ),
                     };
-                    let f = users
+                    let f = known
                         .get_mut(&from)
                         .ok_or_else(|| Error::corrupt("import cache"))?;
                     if requests[i] {
@@ -305,7 +481,7 @@ impl Kinfolk {
                         });
                     }
                     f.counts.following += 1;
-                    let t = users
+                    let t = known
                         .get_mut(&to)
                         .ok_or_else(|| Error::corrupt("import cache"))?;
                     t.counts.followers += 1;
@@ -346,45 +522,62 @@ impl Kinfolk {
                     .collect();
                 edges.sort_unstable_by_key(|e| (e.from, e.to));
                 tx.load_edges(&edges)?;
-                // Each changed record is the user as read in this transaction
-                // plus the counter deltas applied above; written in id order.
-                let mut touched: Vec<User> = users
-                    .into_values()
-                    .filter(|u| changed.contains(&u.id))
-                    .collect();
-                touched.sort_unstable_by_key(|u| u.id);
-                if deferred.is_some() {
+                let mut touched: Vec<UserId> = changed.into_iter().collect();
+                touched.sort_unstable();
+                let mut deltas = Vec::new();
+                if session {
                     // In a session the counters are written when it ends; this
                     // batch's changes go back to the session (once committed).
-                    let mut deltas = Vec::with_capacity(touched.len());
-                    for u in &touched {
-                        let base = stored.get(&u.id).copied().unwrap_or_default();
-                        let before = deferred
-                            .as_ref()
-                            .and_then(|d| d.get(&u.id))
-                            .copied()
-                            .unwrap_or_default();
-                        deltas.push((u.id, Delta::between(&base, &u.counts)?.minus(&before)));
+                    deltas.reserve(touched.len());
+                    for id in &touched {
+                        let (Some(b), Some(k)) = (before.get(id), known.get(id)) else {
+                            return Err(Error::corrupt("import cache"));
+                        };
+                        deltas.push((*id, Delta::between(b, &k.counts)?));
                     }
                     if !touched.is_empty() {
                         tx.append_change(now, Change::Imported { users: Vec::new() })?;
                     }
-                    return Ok((edges.len() as u64, deltas));
+                } else {
+                    // Each changed record is the user as read in this
+                    // transaction with the counters computed above.
+                    let mut written = Vec::with_capacity(touched.len());
+                    for id in &touched {
+                        let (Some(mut u), Some(k)) = (records.remove(id), known.get(id)) else {
+                            return Err(Error::corrupt("import cache"));
+                        };
+                        u.counts = k.counts;
+                        written.push(u);
+                    }
+                    tx.put_users(&written)?;
+                    if !touched.is_empty() {
+                        tx.append_change(now, Change::Imported { users: touched })?;
+                    }
                 }
-                tx.put_users(&touched)?;
-                if !touched.is_empty() {
-                    let users = touched.iter().map(|u| u.id).collect();
-                    tx.append_change(now, Change::Imported { users })?;
-                }
-                Ok((edges.len() as u64, Vec::new()))
+                let end = if caching { tx.last_seq()? } else { 0 };
+                let known: Vec<(UserId, Known)> = if caching {
+                    known.into_iter().collect()
+                } else {
+                    Vec::new()
+                };
+                Ok(Done {
+                    added: edges.len() as u64,
+                    deltas,
+                    stale: !valid,
+                    end,
+                    known,
+                })
             })
             .instrument(span)
             .metered("import_follows")
             .await?;
         if let Some(b) = &self.bulk {
-            b.add(deltas);
+            b.add(out.deltas);
         }
-        Ok(added)
+        if let Some(c) = cache {
+            c.remember(out.stale, out.end, out.known);
+        }
+        Ok(out.added)
     }
 
     /// Runs `load` — typically many [`Kinfolk::import_users`] and
@@ -404,7 +597,17 @@ impl Kinfolk {
     ///   once per user when `load` ends (batches of 50,000 users, one
     ///   [`Change::Imported`] event each listing them), instead of every
     ///   batch rewriting every user it touches. A batch's own
-    ///   [`Change::Imported`] event then lists no users.
+    ///   [`Change::Imported`] event then lists no users;
+    /// - on a store with [`serial_writes`](crate::store::Store::serial_writes)
+    ///   (memory, SQLite, redb) the session keeps what its batches know of
+    ///   each user — active or not, counters, whether it blocks anyone
+    ///   (`import_users` knows it of the users it registers) — so a later
+    ///   batch reads a user's record at most once and looks up blocks only
+    ///   for users that block someone. It keeps it only while the store's
+    ///   last sequence number is where the session's last batch left it:
+    ///   any other write in between (a command, another session) takes a
+    ///   number, and the next batch drops what the session kept and reads
+    ///   again.
     ///
     /// What does not change: every rule of the imports, decided on the
     /// counters as they would be (the stored ones plus the session's);
