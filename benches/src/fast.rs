@@ -29,6 +29,25 @@ use kinfolk::{
 use crate::dataset::Dataset;
 use crate::load::Loaded;
 
+/// A service over `store` with no following cap, for loading the generated
+/// dataset (its celebrities are followed by far more users than
+/// [`kinfolk::Config::max_following`] allows one user to follow, and the
+/// importers check the cap per follower).
+///
+/// # Errors
+/// What [`kinfolk::KinfolkBuilder::build`] returns.
+pub async fn uncapped_service(
+    store: impl kinfolk::Shared<dyn kinfolk::Store>,
+) -> kinfolk::Result<kinfolk::Kinfolk> {
+    kinfolk::Kinfolk::builder(store)
+        .config(kinfolk::Config {
+            max_following: u64::MAX,
+            ..Default::default()
+        })
+        .build()
+        .await
+}
+
 /// The id of generated user `i`.
 pub fn user_id(i: u32) -> UserId {
     UserId::from_bytes(
@@ -219,7 +238,6 @@ pub fn transfer(ds: &Dataset) -> (Transfer, Loaded) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kinfolk::Kinfolk;
 
     /// The transfer of a small generated dataset passes every import rule
     /// and gives the counters the generator's graph implies.
@@ -240,12 +258,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let svc = Kinfolk::builder(kinfolk_memory::MemoryStore::new())
-                .config(kinfolk::Config {
-                    max_following: u64::MAX,
-                    ..Default::default()
-                })
-                .build()
+            let svc = uncapped_service(kinfolk_memory::MemoryStore::new())
                 .await
                 .unwrap();
             let report = svc.import_transfer(data).await.unwrap();

@@ -108,12 +108,7 @@ fn library(
     rt: &tokio::runtime::Runtime,
 ) {
     rt.block_on(async {
-        let svc = Kinfolk::builder(store)
-            .config(kinfolk::Config {
-                max_following: u64::MAX,
-                ..Default::default()
-            })
-            .build()
+        let svc = kinfolk_benches::fast::uncapped_service(store)
             .await
             .unwrap();
         svc.import_transfer(data).await.unwrap();
@@ -131,12 +126,7 @@ fn api(
 ) {
     const BATCH: usize = 50_000;
     rt.block_on(async {
-        let svc = Kinfolk::builder(store)
-            .config(kinfolk::Config {
-                max_following: u64::MAX,
-                ..Default::default()
-            })
-            .build()
+        let svc = kinfolk_benches::fast::uncapped_service(store)
             .await
             .unwrap();
         let index = |u: UserId| (u128::from_be_bytes(u.to_bytes()) & 0xffff_ffff) as usize;

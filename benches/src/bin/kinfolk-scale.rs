@@ -152,12 +152,7 @@ async fn build_fast(kind: &str, dir: &Path, users: usize) {
         .expect("write fixture.json");
     drop(ds);
     let store = open(kind, dir);
-    let svc = Kinfolk::builder(store)
-        .config(kinfolk::Config {
-            max_following: u64::MAX,
-            ..Default::default()
-        })
-        .build()
+    let svc = kinfolk_benches::fast::uncapped_service(store)
         .await
         .expect("service");
     let t = Instant::now();
@@ -180,12 +175,7 @@ async fn memory(users: usize) {
     let before = rss_kib();
     println!("memory: transfer in RAM, RSS {}", mib(before));
     let store = kinfolk_memory::MemoryStore::new();
-    let svc = Kinfolk::builder(store)
-        .config(kinfolk::Config {
-            max_following: u64::MAX,
-            ..Default::default()
-        })
-        .build()
+    let svc = kinfolk_benches::fast::uncapped_service(store)
         .await
         .expect("service");
     let t = Instant::now();
