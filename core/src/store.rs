@@ -589,9 +589,7 @@ where
     R: Send + 'static,
     F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
 {
-    let job: ReadJob = Arc::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed));
-    let out = retrying(retry, "read", || store.read(Arc::clone(&job))).await?;
-    unbox(out)
+    typed_read(store, retry, false, f).await
 }
 
 /// Runs a typed *short* read job ([`Store::read_short`]: a handful of point
@@ -606,8 +604,29 @@ where
     R: Send + 'static,
     F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
 {
+    typed_read(store, retry, true, f).await
+}
+
+/// The one typed read of [`read_retrying`] and [`read_short_retrying`]:
+/// boxes the job, runs it through [`Store::read`] or (`short`)
+/// [`Store::read_short`] with retries, and unboxes the answer.
+async fn typed_read<R, F>(store: &dyn Store, retry: Retry, short: bool, f: F) -> Result<R>
+where
+    R: Send + 'static,
+    F: Fn(&dyn ReadTx) -> Result<R> + Send + Sync + 'static,
+{
     let job: ReadJob = Arc::new(move |tx| f(tx).map(|r| Box::new(r) as Boxed));
-    let out = retrying(retry, "read", || store.read_short(Arc::clone(&job))).await?;
+    let out = retrying(retry, "read", || {
+        let job = Arc::clone(&job);
+        async move {
+            if short {
+                store.read_short(job).await
+            } else {
+                store.read(job).await
+            }
+        }
+    })
+    .await?;
     unbox(out)
 }
 
