@@ -15,7 +15,8 @@
 //! [`MAX_BATCH`]) and runs them one after another in ONE `BEGIN IMMEDIATE`
 //! transaction, each inside its own savepoint: a job that fails (or panics)
 //! is rolled back to its savepoint and gets its error, the others are
-//! unaffected. One `COMMIT` — one fsync under `synchronous=FULL` — then makes
+//! unaffected (a batch of one job runs without a savepoint: rolling the
+//! whole transaction back undoes exactly that job). One `COMMIT` — one fsync under `synchronous=FULL` — then makes
 //! the whole batch durable, and only after it does any job of the batch get
 //! its `Ok`. If the commit fails, every job of the batch gets `Err` and
 //! nothing of it persists. Jobs still run strictly one at a time, in arrival
@@ -182,6 +183,14 @@ fn run_writes(conn: &Connection, batch: Vec<(WriteJob, Reply)>) {
         }
         return;
     }
+    if batch.len() == 1 {
+        if let Some((job, reply)) = batch.into_iter().next() {
+            let out = run_alone(conn, job);
+            // The receiver may be gone by now; then nobody wants the outcome.
+            let _ = reply.send(out);
+        }
+        return;
+    }
     let mut done: Vec<(Outcome, Reply)> = Vec::with_capacity(batch.len());
     let mut aborted: Option<String> = None;
     for (job, reply) in batch {
@@ -211,6 +220,41 @@ fn run_writes(conn: &Connection, batch: Vec<(WriteJob, Reply)>) {
     for (out, reply) in done {
         // The receiver may be gone by now; then nobody wants the outcome.
         let _ = reply.send(out);
+    }
+}
+
+/// Runs the only job of a batch in the open write transaction, without a
+/// savepoint: the transaction holds nothing else, so rolling all of it back
+/// undoes exactly the job, and committing it commits exactly the job. Same
+/// outcomes as [`run_in_savepoint`] followed by the batch's commit, two
+/// statements fewer (issue 18: one task's toggles come one per batch).
+fn run_alone(conn: &Connection, job: WriteJob) -> Outcome {
+    let mut tx = Tx::new(conn);
+    let out = catch_unwind(AssertUnwindSafe(|| job(&mut tx)));
+    if conn.is_autocommit() {
+        // SQLite ended the transaction (I/O error, disk full, …): nothing of
+        // the job persists, so it cannot succeed.
+        return match out {
+            Ok(Ok(_)) => Ok(Err(Error::storage(
+                "the write transaction was aborted by an engine error; nothing was written",
+            ))),
+            failed => failed,
+        };
+    }
+    match out {
+        Ok(Ok(value)) => match exec(conn, sql::COMMIT) {
+            Ok(()) => Ok(Ok(value)),
+            Err(e) => {
+                rollback(conn);
+                Ok(Err(Error::storage(format!(
+                    "commit failed; nothing was written: {e}"
+                ))))
+            }
+        },
+        failed => {
+            rollback(conn);
+            failed
+        }
     }
 }
 
