@@ -30,10 +30,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use futures_channel::oneshot;
 use kinfolk::Result;
-use kinfolk::store::{Boxed, ReadJob, WriteJob};
+use kinfolk::store::{Boxed, ReadJob, WriteJob, WriterWait};
 use redb::{Database, ReadableDatabase};
 
 use crate::Durability;
@@ -64,7 +65,13 @@ pub(crate) struct Workers {
 
 impl Workers {
     /// Starts the writer and `read_threads` readers (at least one) over `db`.
-    pub(crate) fn start(db: Database, durability: Durability, read_threads: usize) -> Result<Self> {
+    /// `spin`: see [`crate::Options::writer_spin`].
+    pub(crate) fn start(
+        db: Database,
+        durability: Durability,
+        read_threads: usize,
+        spin: Duration,
+    ) -> Result<Self> {
         let db = Arc::new(db);
         let mut workers = Workers {
             writer: None,
@@ -78,7 +85,7 @@ impl Workers {
         let writer_db = db.clone();
         let in_flight = workers.in_flight.clone();
         workers.threads.push(spawn("kinfolk-redb-writer", move || {
-            writer_loop(&writer_db, durability, &write_rx, &in_flight)
+            writer_loop(&writer_db, durability, &write_rx, &in_flight, spin)
         })?);
         workers.writer = Some(write_tx);
 
@@ -189,8 +196,10 @@ fn writer_loop(
     durability: Durability,
     rx: &Receiver<WriteMsg>,
     in_flight: &AtomicBool,
+    spin: Duration,
 ) {
-    while let Ok(first) = rx.recv() {
+    let mut waiting = WriterWait::new(spin);
+    while let Some(first) = waiting.next(|| rx.try_recv().ok(), || rx.recv().ok()) {
         // Whatever else is already waiting joins the group; nothing waits for more.
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
