@@ -386,3 +386,53 @@ pub async fn transient_failures_past_the_retry_budget_are_typed_and_write_nothin
     check_invariants(&ctx.svc).await?;
     Ok(())
 }
+
+/// `ReadTx::edges_probed` (the probed form of `edges_between` that core's
+/// profile, list and relationship reads use) answers exactly the probed
+/// keys that exist, each once, whatever else lies between the two users;
+/// a probe without the user at either end finds nothing.
+pub async fn edges_probed_answers_exactly_the_probed_edges(ctx: Ctx) -> TestResult {
+    use kinfolk::EdgeKind::{Block, Follow, Mute, Request};
+    let svc = &ctx.svc;
+    let a = user(svc, "probe_a").await;
+    let b = user(svc, "probe_b").await;
+    let c = user(svc, "probe_c").await;
+    let p = user(svc, "probe_private").await;
+    make_private(svc, p).await;
+    svc.toggle_follow(a, b, Some(FollowAction::Follow)).await?;
+    svc.toggle_follow(b, a, Some(FollowAction::Follow)).await?;
+    svc.toggle_follow(c, a, Some(FollowAction::Follow)).await?;
+    svc.toggle_follow(b, c, Some(FollowAction::Follow)).await?;
+    svc.toggle_follow(a, p, Some(FollowAction::Follow)).await?;
+    svc.mute(a, b, None).await?;
+    svc.mute(b, a, None).await?;
+    let probes = vec![
+        (Follow, a, b),
+        (Follow, a, b), // twice: answered once
+        (Mute, a, b),
+        (Follow, c, a),
+        (Request, a, p),
+        (Request, a, b), // does not exist
+        (Block, b, a),   // does not exist
+        (Follow, b, c),  // exists, but `a` is at neither end
+    ];
+    let mut found: Vec<(kinfolk::EdgeKind, UserId, UserId)> =
+        read_store(svc, move |tx| tx.edges_probed(a, &probes))
+            .await
+            .into_iter()
+            .map(|e| (e.kind, e.from, e.to))
+            .collect();
+    found.sort();
+    let mut want = vec![
+        (Follow, a, b),
+        (Mute, a, b),
+        (Follow, c, a),
+        (Request, a, p),
+    ];
+    want.sort();
+    // Not probed, so not answered: b follows a, b mutes a.
+    assert_eq!(found, want);
+    let none: Vec<kinfolk::Edge> = read_store(svc, move |tx| tx.edges_probed(a, &[])).await;
+    assert!(none.is_empty(), "no probes found {none:?}");
+    Ok(())
+}

@@ -37,6 +37,58 @@ pub(crate) fn edges_by_other(
     Ok(map)
 }
 
+/// A `(kind, from, to)` edge key ([`ReadTx::edges_probed`]).
+pub(crate) type Probe = (EdgeKind, UserId, UserId);
+
+/// Appends the keys of the edges between `viewer` and `other` that the
+/// relationship and visibility rules read ([`Relationship::from_edges`],
+/// `sees`): both follows, both requests, both blocks and the viewer's mute
+/// — not `other`'s mute of the viewer, which no rule reads.
+pub(crate) fn probes_between(
+    viewer: &User,
+    _other: Option<&User>,
+    oid: UserId,
+    out: &mut Vec<Probe>,
+) {
+    let v = viewer.id;
+    if v == oid {
+        return;
+    }
+    out.extend([
+        (EdgeKind::Follow, v, oid),
+        (EdgeKind::Follow, oid, v),
+        (EdgeKind::Request, v, oid),
+        (EdgeKind::Request, oid, v),
+        (EdgeKind::Block, v, oid),
+        (EdgeKind::Block, oid, v),
+        (EdgeKind::Mute, v, oid),
+    ]);
+}
+
+/// [`edges_by_other`] for a loaded viewer: only the keys [`probes_between`]
+/// names, grouped by the other user (`users` holds the records of `others`
+/// that exist).
+pub(crate) fn probed_by_other(
+    tx: &dyn ReadTx,
+    viewer: &User,
+    others: &[UserId],
+    users: &HashMap<UserId, User>,
+) -> Result<HashMap<UserId, Vec<Edge>>> {
+    let mut probes = Vec::with_capacity(others.len() * 5);
+    for &o in others {
+        probes_between(viewer, users.get(&o), o, &mut probes);
+    }
+    let mut map: HashMap<UserId, Vec<Edge>> = HashMap::new();
+    if probes.is_empty() {
+        return Ok(map);
+    }
+    for e in tx.edges_probed(viewer.id, &probes)? {
+        let other = if e.from == viewer.id { e.to } else { e.from };
+        map.entry(other).or_default().push(e);
+    }
+    Ok(map)
+}
+
 /// The relationship of `viewer` to `other`.
 pub(crate) fn relationship(
     tx: &dyn ReadTx,
