@@ -43,10 +43,14 @@ pub(crate) type Probe = (EdgeKind, UserId, UserId);
 /// Appends the keys of the edges between `viewer` and `other` that the
 /// relationship and visibility rules read ([`Relationship::from_edges`],
 /// `sees`): both follows, both requests, both blocks and the viewer's mute
-/// — not `other`'s mute of the viewer, which no rule reads.
+/// — not `other`'s mute of the viewer, which no rule reads — less those the
+/// exact counters of the two records rule out (a follow needs a follower
+/// who follows someone and a followee with followers; a request a target
+/// with pending requests). `None` counts (a record not loaded) rule out
+/// nothing.
 pub(crate) fn probes_between(
     viewer: &User,
-    _other: Option<&User>,
+    other: Option<&User>,
     oid: UserId,
     out: &mut Vec<Probe>,
 ) {
@@ -54,20 +58,30 @@ pub(crate) fn probes_between(
     if v == oid {
         return;
     }
-    out.extend([
-        (EdgeKind::Follow, v, oid),
-        (EdgeKind::Follow, oid, v),
-        (EdgeKind::Request, v, oid),
-        (EdgeKind::Request, oid, v),
-        (EdgeKind::Block, v, oid),
-        (EdgeKind::Block, oid, v),
-        (EdgeKind::Mute, v, oid),
-    ]);
+    let vc = &viewer.counts;
+    let oc = other.map(|u| &u.counts);
+    let follows_out = vc.following > 0 && oc.is_none_or(|c| c.followers > 0);
+    let follows_in = vc.followers > 0 && oc.is_none_or(|c| c.following > 0);
+    if follows_out {
+        out.push((EdgeKind::Follow, v, oid));
+    }
+    if follows_in {
+        out.push((EdgeKind::Follow, oid, v));
+    }
+    if oc.is_none_or(|c| c.pending_requests > 0) {
+        out.push((EdgeKind::Request, v, oid));
+    }
+    if vc.pending_requests > 0 {
+        out.push((EdgeKind::Request, oid, v));
+    }
+    out.push((EdgeKind::Block, v, oid));
+    out.push((EdgeKind::Block, oid, v));
+    out.push((EdgeKind::Mute, v, oid));
 }
 
 /// [`edges_by_other`] for a loaded viewer: only the keys [`probes_between`]
-/// names, grouped by the other user (`users` holds the records of `others`
-/// that exist).
+/// leaves, grouped by the other user (`users` holds the records of `others`
+/// that exist; a missing one rules out nothing).
 pub(crate) fn probed_by_other(
     tx: &dyn ReadTx,
     viewer: &User,
