@@ -503,8 +503,18 @@ pub async fn failed_midway_command_appends_nothing(ctx: Ctx) -> TestResult {
     assert_eq!(seq(&ctx.svc).await, before);
     assert!(ctx.svc.changes_since(before, 10).await?.is_empty());
     // a → b was removed first inside the command; the rollback restored it.
-    let rel = ctx.svc.relationships(a, &[b]).await?[0].relationship;
-    assert!(rel.following && rel.followed_by && !rel.blocking);
+    // (Read from the store: reads trust the counters `kinfolk check`
+    // verifies, and a's followers counter is the corrupt one.)
+    let (ab, ba, block) = crate::fixtures::read_store(&ctx.svc, move |tx| {
+        use kinfolk::EdgeKind::{Block, Follow};
+        Ok((
+            tx.edge(Follow, a, b)?.is_some(),
+            tx.edge(Follow, b, a)?.is_some(),
+            tx.edge(Block, a, b)?.is_some(),
+        ))
+    })
+    .await;
+    assert!(ab && ba && !block, "follows {ab} / {ba}, block {block}");
     assert_eq!(ctx.svc.me(b).await?.stats.followers_count, 1);
     Ok(())
 }

@@ -386,3 +386,118 @@ pub async fn transient_failures_past_the_retry_budget_are_typed_and_write_nothin
     check_invariants(&ctx.svc).await?;
     Ok(())
 }
+
+/// `ReadTx::edges_probed` (the probed form of `edges_between` that core's
+/// profile, list and relationship reads use) answers exactly the probed
+/// keys that exist, each once, whatever else lies between the two users;
+/// a probe without the user at either end finds nothing.
+pub async fn edges_probed_answers_exactly_the_probed_edges(ctx: Ctx) -> TestResult {
+    use kinfolk::EdgeKind::{Block, Follow, Mute, Request};
+    let svc = &ctx.svc;
+    let a = user(svc, "probe_a").await;
+    let b = user(svc, "probe_b").await;
+    let c = user(svc, "probe_c").await;
+    let p = user(svc, "probe_private").await;
+    make_private(svc, p).await;
+    svc.toggle_follow(a, b, Some(FollowAction::Follow)).await?;
+    svc.toggle_follow(b, a, Some(FollowAction::Follow)).await?;
+    svc.toggle_follow(c, a, Some(FollowAction::Follow)).await?;
+    svc.toggle_follow(b, c, Some(FollowAction::Follow)).await?;
+    svc.toggle_follow(a, p, Some(FollowAction::Follow)).await?;
+    svc.mute(a, b, None).await?;
+    svc.mute(b, a, None).await?;
+    let probes = vec![
+        (Follow, a, b),
+        (Follow, a, b), // twice: answered once
+        (Mute, a, b),
+        (Follow, c, a),
+        (Request, a, p),
+        (Request, a, b), // does not exist
+        (Block, b, a),   // does not exist
+        (Follow, b, c),  // exists, but `a` is at neither end
+    ];
+    let mut found: Vec<(kinfolk::EdgeKind, UserId, UserId)> =
+        read_store(svc, move |tx| tx.edges_probed(a, &probes))
+            .await
+            .into_iter()
+            .map(|e| (e.kind, e.from, e.to))
+            .collect();
+    found.sort();
+    let mut want = vec![
+        (Follow, a, b),
+        (Mute, a, b),
+        (Follow, c, a),
+        (Request, a, p),
+    ];
+    want.sort();
+    // Not probed, so not answered: b follows a, b mutes a.
+    assert_eq!(found, want);
+    let none: Vec<kinfolk::Edge> = read_store(svc, move |tx| tx.edges_probed(a, &[])).await;
+    assert!(none.is_empty(), "no probes found {none:?}");
+    Ok(())
+}
+
+/// The relationship core reads probes only the edges the two users'
+/// counters leave possible (a follow needs a follower who follows someone
+/// and a followee with followers, a request a target with pending
+/// requests): every flag is still right on each side of those counters, the
+/// same in `get_profile`, `relationships` and a followers page.
+pub async fn relationship_flags_right_on_each_side_of_the_counters(ctx: Ctx) -> TestResult {
+    use kinfolk::{ProfileView, Relationship};
+    let svc = &ctx.svc;
+    let a = user(svc, "rel_a").await; // follows b
+    let b = user(svc, "rel_b").await; // followed by a, follows nobody
+    let p = user(svc, "rel_p").await; // private, a pending request from c
+    let c = user(svc, "rel_c").await; // asked p, follows a
+    let d = user(svc, "rel_d").await; // no edges at all
+    make_private(svc, p).await;
+    svc.toggle_follow(a, b, Some(FollowAction::Follow)).await?;
+    svc.toggle_follow(c, p, Some(FollowAction::Follow)).await?;
+    svc.toggle_follow(c, a, Some(FollowAction::Follow)).await?;
+    svc.mute(b, a, None).await?;
+    let profile_rel = |v: ProfileView| match v {
+        ProfileView::Public(p) => p.relationship.unwrap_or_default(),
+        ProfileView::Own(_) => Relationship {
+            blocking: true,
+            ..Default::default()
+        },
+    };
+    let rel = |following, followed_by, requested, requested_by, muting| Relationship {
+        following,
+        followed_by,
+        requested,
+        requested_by,
+        muting,
+        ..Default::default()
+    };
+    let cases = [
+        (a, b, rel(true, false, false, false, false)),
+        (b, a, rel(false, true, false, false, true)),
+        (c, p, rel(false, false, true, false, false)),
+        (p, c, rel(false, false, false, true, false)),
+        (a, c, rel(false, true, false, false, false)),
+        (c, a, rel(true, false, false, false, false)),
+        (d, a, rel(false, false, false, false, false)),
+        (a, d, rel(false, false, false, false, false)),
+    ];
+    for (viewer, other, want) in cases {
+        let got = profile_rel(svc.get_profile(Some(viewer), &other.to_string()).await?);
+        assert_eq!(got, want, "get_profile {viewer} → {other}");
+        let got = svc.relationships(viewer, &[other]).await?[0].relationship;
+        assert_eq!(got, want, "relationships {viewer} → {other}");
+    }
+    // A page: a's followers (c) as seen by p, who has c's request.
+    let page = svc.followers(Some(p), a, PageRequest::first()).await?;
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(
+        page.items[0].relationship,
+        Some(rel(false, false, false, true, false))
+    );
+    // b's followers (a) as seen by c, who follows a.
+    let page = svc.followers(Some(c), b, PageRequest::first()).await?;
+    assert_eq!(
+        page.items[0].relationship,
+        Some(rel(true, false, false, false, false))
+    );
+    Ok(())
+}

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::graph::edges::edges_by_other;
+use crate::graph::edges::{edges_by_other, probed_by_other};
 use crate::graph::{Anchor, EdgeKind, Relationship};
 use crate::id::UserId;
 use crate::page::{
@@ -40,6 +40,9 @@ pub(crate) struct Walk {
     pub kind: EdgeKind,
     pub anchor: Anchor,
     pub viewer: Option<UserId>,
+    /// The viewer's record, when loaded: its counters rule out edge probes
+    /// ([`probed_by_other`]).
+    pub viewer_user: Option<crate::profile::User>,
     /// Keep only users the viewer follows (known followers).
     pub only_followed_by_viewer: bool,
     pub list: ListKind,
@@ -67,9 +70,10 @@ pub(crate) fn walk(
         before = keys.last().map(|&(seq, _)| seq);
         let others: Vec<UserId> = keys.iter().map(|&(_, id)| id).collect();
         let users = by_id(tx.users(&others)?);
-        let rel = match w.viewer {
-            Some(v) => edges_by_other(tx, v, &others)?,
-            None => Default::default(),
+        let rel = match (&w.viewer_user, w.viewer) {
+            (Some(vu), _) => probed_by_other(tx, vu, &others, &users)?,
+            (None, Some(v)) => edges_by_other(tx, v, &others)?,
+            (None, None) => Default::default(),
         };
         for &(seq, id) in &keys {
             let Some(user) = users.get(&id) else {
@@ -323,20 +327,25 @@ impl Kinfolk {
                     next_cursor: None,
                 });
             }
+            // Known followers of an owner with more followers than the
+            // viewer follows people: walked from the viewer's side.
+            let from_viewer = match (which, &viewer_user) {
+                (Which::Known, Some(v)) if v.counts.following < owner.counts.followers => {
+                    Some(v.id)
+                }
+                _ => None,
+            };
             let w = Walk {
                 kind,
                 anchor,
                 viewer,
+                viewer_user,
                 only_followed_by_viewer: which == Which::Known,
                 list,
                 owner_key,
             };
-            if let (Which::Known, Some(v)) = (which, &viewer_user)
-                && v.counts.following < owner.counts.followers
-            {
-                // The viewer follows fewer people than the owner has
-                // followers: start from the viewer's side.
-                return known_from_viewer(tx, &w, v.id, user, &page, limit, now);
+            if let Some(v) = from_viewer {
+                return known_from_viewer(tx, &w, v, user, &page, limit, now);
             }
             walk(tx, &w, &page, limit, now)
         })
@@ -351,13 +360,14 @@ impl Kinfolk {
         let limit = check_limit(page.limit, MAX_LIST_LIMIT)?;
         let now = self.now()?;
         self.rd(move |tx| {
-            active_actor(tx, actor)?;
+            let me = active_actor(tx, actor)?;
             walk(
                 tx,
                 &Walk {
                     kind: EdgeKind::Request,
                     anchor: Anchor::To(actor),
                     viewer: Some(actor),
+                    viewer_user: Some(me),
                     only_followed_by_viewer: false,
                     list: ListKind::FollowRequests,
                     owner_key: actor.to_bytes(),

@@ -290,6 +290,39 @@ pub trait ReadTx {
     /// block filters for a whole page at once; SHOULD be one query (or one
     /// per direction), never one per id.
     fn edges_between(&self, user: UserId, others: &[UserId]) -> Result<Vec<Edge>>;
+    /// The edges among `probes` — each the `(kind, from, to)` key of an
+    /// edge with `user` at one end — that exist, any order, each once: the
+    /// form of [`ReadTx::edges_between`] for a read that knows which keys it
+    /// needs (core leaves out the keys no rule reads and those the exact
+    /// counters rule out). A probe without `user` at either end finds
+    /// nothing. The default answers with one [`ReadTx::edges_between`] of
+    /// the probes' other ends, filtered to the probes; a store whose point
+    /// gets are cheaper than its batch (the redb store) SHOULD get just the
+    /// probed keys.
+    fn edges_probed(
+        &self,
+        user: UserId,
+        probes: &[(EdgeKind, UserId, UserId)],
+    ) -> Result<Vec<Edge>> {
+        let mut others: Vec<UserId> = probes
+            .iter()
+            .filter_map(|&(_, from, to)| match (from == user, to == user) {
+                (true, false) => Some(to),
+                (false, true) => Some(from),
+                _ => None,
+            })
+            .collect();
+        if others.is_empty() {
+            return Ok(Vec::new());
+        }
+        others.sort_unstable();
+        others.dedup();
+        Ok(self
+            .edges_between(user, &others)?
+            .into_iter()
+            .filter(|e| probes.contains(&(e.kind, e.from, e.to)))
+            .collect())
+    }
 
     /// The room with this id, or `None`.
     fn room(&self, id: RoomId) -> Result<Option<Room>>;

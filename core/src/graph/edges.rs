@@ -37,6 +37,72 @@ pub(crate) fn edges_by_other(
     Ok(map)
 }
 
+/// A `(kind, from, to)` edge key ([`ReadTx::edges_probed`]).
+pub(crate) type Probe = (EdgeKind, UserId, UserId);
+
+/// Appends the keys of the edges between `viewer` and `other` that the
+/// relationship and visibility rules read ([`Relationship::from_edges`],
+/// `sees`): both follows, both requests, both blocks and the viewer's mute
+/// — not `other`'s mute of the viewer, which no rule reads — less those the
+/// exact counters of the two records rule out (a follow needs a follower
+/// who follows someone and a followee with followers; a request a target
+/// with pending requests). `None` counts (a record not loaded) rule out
+/// nothing.
+pub(crate) fn probes_between(
+    viewer: &User,
+    other: Option<&User>,
+    oid: UserId,
+    out: &mut Vec<Probe>,
+) {
+    let v = viewer.id;
+    if v == oid {
+        return;
+    }
+    let vc = &viewer.counts;
+    let oc = other.map(|u| &u.counts);
+    let follows_out = vc.following > 0 && oc.is_none_or(|c| c.followers > 0);
+    let follows_in = vc.followers > 0 && oc.is_none_or(|c| c.following > 0);
+    if follows_out {
+        out.push((EdgeKind::Follow, v, oid));
+    }
+    if follows_in {
+        out.push((EdgeKind::Follow, oid, v));
+    }
+    if oc.is_none_or(|c| c.pending_requests > 0) {
+        out.push((EdgeKind::Request, v, oid));
+    }
+    if vc.pending_requests > 0 {
+        out.push((EdgeKind::Request, oid, v));
+    }
+    out.push((EdgeKind::Block, v, oid));
+    out.push((EdgeKind::Block, oid, v));
+    out.push((EdgeKind::Mute, v, oid));
+}
+
+/// [`edges_by_other`] for a loaded viewer: only the keys [`probes_between`]
+/// leaves, grouped by the other user (`users` holds the records of `others`
+/// that exist; a missing one rules out nothing).
+pub(crate) fn probed_by_other(
+    tx: &dyn ReadTx,
+    viewer: &User,
+    others: &[UserId],
+    users: &HashMap<UserId, User>,
+) -> Result<HashMap<UserId, Vec<Edge>>> {
+    let mut probes = Vec::with_capacity(others.len() * 5);
+    for &o in others {
+        probes_between(viewer, users.get(&o), o, &mut probes);
+    }
+    let mut map: HashMap<UserId, Vec<Edge>> = HashMap::new();
+    if probes.is_empty() {
+        return Ok(map);
+    }
+    for e in tx.edges_probed(viewer.id, &probes)? {
+        let other = if e.from == viewer.id { e.to } else { e.from };
+        map.entry(other).or_default().push(e);
+    }
+    Ok(map)
+}
+
 /// The relationship of `viewer` to `other`.
 pub(crate) fn relationship(
     tx: &dyn ReadTx,

@@ -6,14 +6,15 @@ use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::feed::Change;
-use crate::graph::edges::{self, edges_by_other};
+use crate::graph::edges::{self, probed_by_other};
 use crate::graph::{Edge, EdgeKind, FollowAction, FollowOutcome, Relationship};
 use crate::id::UserId;
 use crate::profile::User;
 use crate::service::Kinfolk;
-use crate::service::{active_actor, check_viewer};
+use crate::service::active_actor;
 use crate::store::ReadTx;
 use crate::visibility::{HiddenBy, sees};
+use std::collections::HashMap;
 
 /// One entry of [`Kinfolk::relationships`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,12 +305,13 @@ impl Kinfolk {
         let ids_len = ids.len();
         let now = self.now()?;
         let job = move |tx: &dyn ReadTx| {
-            check_viewer(tx, Some(viewer))?;
+            let me = active_actor(tx, viewer)?;
             let others: Vec<UserId> = ids.iter().copied().filter(|id| *id != viewer).collect();
-            let users = tx.users(&others)?;
-            let edges = edges_by_other(tx, viewer, &others)?;
+            let users: HashMap<UserId, User> =
+                tx.users(&others)?.into_iter().map(|u| (u.id, u)).collect();
+            let edges = probed_by_other(tx, &me, &others, &users)?;
             let visible = |id: &UserId| {
-                users.iter().find(|u| u.id == *id).is_some_and(|u| {
+                users.get(id).is_some_and(|u| {
                     let between = edges.get(id).map(Vec::as_slice).unwrap_or_default();
                     sees(Some(viewer), u, between, HiddenBy::TheirBlock)
                 })

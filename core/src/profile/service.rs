@@ -7,6 +7,7 @@ use tracing::Instrument;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::feed::Change;
+use crate::graph::edges::probes_between;
 use crate::graph::{Edge, Relationship};
 use crate::id::UserId;
 use crate::profile::claims::{change_username, claim_new_username, ensure_skeletons, holder};
@@ -214,16 +215,22 @@ impl Kinfolk {
                 let user = any_actor(tx, id)?;
                 return Ok(ProfileView::Own(Box::new(own_profile(tx, user)?)));
             }
-            check_viewer(tx, viewer)?;
+            let viewer_user = check_viewer(tx, viewer)?;
             // One read of the edges between the two answers both the block
             // check (`sees`, the rule of `visible_user` over loaded edges)
             // and the relationship: no separate point read of the block.
+            // Only the keys those rules read and the two records' counters
+            // leave possible are probed.
             let user = tx.user(id)?.ok_or_else(Error::user_not_found)?;
             if !user.is_active() {
                 return Err(Error::user_not_found());
             }
-            let between = match viewer {
-                Some(v) => tx.edges_between(v, &[id])?,
+            let between = match &viewer_user {
+                Some(v) => {
+                    let mut probes = Vec::with_capacity(7);
+                    probes_between(v, Some(&user), id, &mut probes);
+                    tx.edges_probed(v.id, &probes)?
+                }
                 None => Vec::new(),
             };
             if !sees(viewer, &user, &between, HiddenBy::TheirBlock) {
