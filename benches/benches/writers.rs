@@ -15,9 +15,7 @@
 //! - `KINFOLK_WRITERS_IN_PLACE=1` (with `KINFOLK_BENCH_OPEN`): write into the
 //!   prebuilt files themselves, no copy (for 1M files on a full disk: each
 //!   run registers 2 users per task and leaves every toggled pair as found),
-//! - `KINFOLK_BENCH_STORES=sqlite,redb` as for the other benches,
-//! - `KINFOLK_BENCH_WRITER_SPIN_US=<µs>`: the stores' `writer_spin` option
-//!   (unset: their default; 0: the writer never polls for the next job).
+//! - `KINFOLK_BENCH_STORES=sqlite,redb` as for the other benches.
 //!
 //! Prints a markdown table and writes it to
 //! `$KINFOLK_BENCH_DIR/results/writers-<…>.md`.

@@ -180,32 +180,10 @@ pub struct Target {
     pub pairs: Vec<(UserId, UserId)>,
 }
 
-/// `KINFOLK_BENCH_WRITER_SPIN_US`: the stores' `writer_spin` in µs (unset:
-/// their default), so that one binary can alternate with and without it.
-fn writer_spin() -> Option<Duration> {
-    std::env::var("KINFOLK_BENCH_WRITER_SPIN_US")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .map(Duration::from_micros)
-}
-
 fn open_store(engine: Engine, path: &Path) -> Arc<dyn Store> {
-    let spin = writer_spin();
     match engine {
-        Engine::Sqlite => {
-            let mut options = kinfolk_sqlite::Options::default();
-            if let Some(spin) = spin {
-                options = options.writer_spin(spin);
-            }
-            Arc::new(kinfolk_sqlite::open_with(path, options).expect("open the sqlite store"))
-        }
-        Engine::Redb => {
-            let mut options = kinfolk_redb::Options::default();
-            if let Some(spin) = spin {
-                options = options.writer_spin(spin);
-            }
-            Arc::new(kinfolk_redb::open_with(path, options).expect("open the redb store"))
-        }
+        Engine::Sqlite => Arc::new(kinfolk_sqlite::open(path).expect("open the sqlite store")),
+        Engine::Redb => Arc::new(kinfolk_redb::open(path).expect("open the redb store")),
     }
 }
 

@@ -740,65 +740,6 @@ fn unbox<R: 'static>(out: Boxed) -> Result<R> {
         .map_err(|_| Error::storage("store returned a value of another type than its job produced"))
 }
 
-/// How a store's writer thread waits for its next job: it polls its queue
-/// for up to `spin` before it blocks, but only while the jobs keep coming
-/// within `spin` of the writer going idle (one caller writing in a loop,
-/// whose next job follows its answer by a few tens of microseconds). Then
-/// the writer is awake when the job arrives: the sender does not pay for
-/// waking it and the job does not wait for a sleeping thread to be
-/// scheduled again (issue 18: that hop is a large part of one durable
-/// writer's cost). A job that comes later than `spin` turns the polling off
-/// until one comes within it again, so a writer that waits long (a
-/// CPU-starved caller, an idle store) blocks at once and burns nothing.
-/// With `spin` zero it always blocks at once. Used by the SQLite and redb
-/// stores (their `Options::writer_spin`).
-///
-/// ```
-/// use std::time::Duration;
-/// let mut wait = kinfolk::store::WriterWait::new(Duration::from_micros(50));
-/// let mut queue = vec![2, 1];
-/// // `poll` takes a queued job if there is one, `block` waits for one
-/// // (here: the queue is never empty); `None`: the queue is closed.
-/// assert_eq!(wait.next(|| None, || queue.pop()), Some(1));
-/// ```
-#[derive(Debug)]
-pub struct WriterWait {
-    spin: std::time::Duration,
-    /// Whether the last job came within `spin` of the writer going idle.
-    dense: bool,
-}
-
-impl WriterWait {
-    /// A writer that polls for up to `spin` while jobs come that densely.
-    pub fn new(spin: std::time::Duration) -> Self {
-        Self { spin, dense: false }
-    }
-
-    /// The next job: `poll` takes one if one is queued (without waiting),
-    /// `block` waits for one; `None` when the queue is closed.
-    pub fn next<T>(
-        &mut self,
-        mut poll: impl FnMut() -> Option<T>,
-        block: impl FnOnce() -> Option<T>,
-    ) -> Option<T> {
-        if self.spin.is_zero() {
-            return block();
-        }
-        let idle = std::time::Instant::now();
-        if self.dense {
-            while idle.elapsed() < self.spin {
-                if let Some(job) = poll() {
-                    return Some(job);
-                }
-                std::hint::spin_loop();
-            }
-        }
-        let job = block();
-        self.dense = idle.elapsed() <= self.spin;
-        job
-    }
-}
-
 /// Runs `f` on a new thread named `name` and awaits its answer without
 /// blocking the caller's executor — for a store's one-off operations that
 /// must not occupy one of its job threads (an engine check, a backup: see
@@ -922,59 +863,5 @@ mod backup_file_tests {
         );
         assert_eq!(std::fs::read(&dest).ok().as_deref(), Some(&b"whole"[..]));
         let _ = std::fs::remove_dir_all(&d);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::WriterWait;
-    use std::cell::Cell;
-    use std::time::Duration;
-
-    #[test]
-    fn writer_wait_without_spin_always_blocks() {
-        let mut w = WriterWait::new(Duration::ZERO);
-        let polls = Cell::new(0);
-        let got = w.next(
-            || {
-                polls.set(polls.get() + 1);
-                Some(1)
-            },
-            || Some(2),
-        );
-        assert_eq!((got, polls.get()), (Some(2), 0));
-    }
-
-    #[test]
-    fn writer_wait_polls_only_after_a_job_came_within_the_spin() {
-        let mut w = WriterWait::new(Duration::from_secs(5));
-        let polls = Cell::new(0);
-        let poll = || {
-            polls.set(polls.get() + 1);
-            (polls.get() >= 3).then_some(7)
-        };
-        // No job came within the spin yet: the first wait blocks at once.
-        assert_eq!(w.next(poll, || Some(1)), Some(1));
-        assert_eq!(polls.get(), 0);
-        // That one came at once, so the next wait polls until a job is there.
-        assert_eq!(w.next(poll, || Some(9)), Some(7));
-        assert_eq!(polls.get(), 3);
-        // A job later than the spin turns polling off; a closed queue ends the wait.
-        let mut w = WriterWait::new(Duration::from_nanos(1));
-        let late = || {
-            std::thread::sleep(Duration::from_millis(1));
-            None::<u8>
-        };
-        assert_eq!(w.next(|| None, late), None);
-        assert!(!w.dense);
-        let polled = Cell::new(false);
-        let got = w.next(
-            || {
-                polled.set(true);
-                Some(1)
-            },
-            || Some(2),
-        );
-        assert_eq!((got, polled.get()), (Some(2), false));
     }
 }

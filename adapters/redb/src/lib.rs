@@ -136,21 +136,7 @@ pub struct Options {
     /// every read then goes to a reader thread. Ranges, pages and scans
     /// always run on the reader threads. ADR 0012.
     pub short_reads_inline: bool,
-    /// How long the writer thread polls for the next write job before it
-    /// sleeps, while write jobs keep arriving within that time (one caller
-    /// writing in a loop); zero (never poll, [`DEFAULT_WRITER_SPIN`]) by
-    /// default. Polling saves the writer's wake-up on every such job at the
-    /// price of up to this much CPU after each group; a writer whose jobs
-    /// come later than this blocks at once and burns nothing
-    /// ([`kinfolk::store::WriterWait`]). Off by default because it was not
-    /// shown to help: 50 µs gave no gain for one task on a shared 2-core
-    /// machine and cost throughput under a CPU load (BENCHMARKS.md, "One
-    /// durable writer, session 8").
-    pub writer_spin: std::time::Duration,
 }
-
-/// The default [`Options::writer_spin`].
-pub const DEFAULT_WRITER_SPIN: std::time::Duration = std::time::Duration::ZERO;
 
 impl Default for Options {
     fn default() -> Self {
@@ -161,7 +147,6 @@ impl Default for Options {
             cache_size: Some(DEFAULT_CACHE_SIZE),
             check_integrity_on_open: false,
             short_reads_inline: true,
-            writer_spin: DEFAULT_WRITER_SPIN,
         }
     }
 }
@@ -180,17 +165,6 @@ impl Options {
     /// Sets [`Options::cache_size`].
     pub fn cache_size(mut self, bytes: usize) -> Self {
         self.cache_size = Some(bytes);
-        self
-    }
-    /// Sets [`Options::writer_spin`] (zero: the writer never polls).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let options = kinfolk_redb::Options::default().writer_spin(Duration::ZERO);
-    /// assert_eq!(options.writer_spin, Duration::ZERO);
-    /// ```
-    pub fn writer_spin(mut self, spin: std::time::Duration) -> Self {
-        self.writer_spin = spin;
         self
     }
     /// Sets [`Options::short_reads_inline`].
@@ -334,12 +308,7 @@ impl RedbStore {
             return Err(e);
         }
         Ok(RedbStore {
-            workers: Workers::start(
-                db,
-                options.durability,
-                options.read_threads,
-                options.writer_spin,
-            )?,
+            workers: Workers::start(db, options.durability, options.read_threads)?,
             durability: options.durability,
             short_reads_inline: options.short_reads_inline,
         })

@@ -30,11 +30,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use futures_channel::oneshot;
 use kinfolk::Result;
-use kinfolk::store::{Boxed, ReadJob, WriteJob, WriterWait};
+use kinfolk::store::{Boxed, ReadJob, WriteJob};
 use redb::{Database, ReadableDatabase};
 
 use crate::Durability;
@@ -65,13 +64,7 @@ pub(crate) struct Workers {
 
 impl Workers {
     /// Starts the writer and `read_threads` readers (at least one) over `db`.
-    /// `spin`: see [`crate::Options::writer_spin`].
-    pub(crate) fn start(
-        db: Database,
-        durability: Durability,
-        read_threads: usize,
-        spin: Duration,
-    ) -> Result<Self> {
+    pub(crate) fn start(db: Database, durability: Durability, read_threads: usize) -> Result<Self> {
         let db = Arc::new(db);
         let mut workers = Workers {
             writer: None,
@@ -85,7 +78,7 @@ impl Workers {
         let writer_db = db.clone();
         let in_flight = workers.in_flight.clone();
         workers.threads.push(spawn("kinfolk-redb-writer", move || {
-            writer_loop(&writer_db, durability, &write_rx, &in_flight, spin)
+            writer_loop(&writer_db, durability, &write_rx, &in_flight)
         })?);
         workers.writer = Some(write_tx);
 
@@ -196,10 +189,8 @@ fn writer_loop(
     durability: Durability,
     rx: &Receiver<WriteMsg>,
     in_flight: &AtomicBool,
-    spin: Duration,
 ) {
-    let mut waiting = WriterWait::new(spin);
-    while let Some(first) = waiting.next(|| rx.try_recv().ok(), || rx.recv().ok()) {
+    while let Ok(first) = rx.recv() {
         // Whatever else is already waiting joins the group; nothing waits for more.
         let mut group = vec![first];
         while group.len() < MAX_GROUP {

@@ -120,21 +120,7 @@ pub struct Options {
     /// (a file on a slow or network disk): every read then goes to a reader
     /// thread. Pages, scans and every other read always do. ADR 0012.
     pub inline_readers: usize,
-    /// How long the writer thread polls for the next write job before it
-    /// sleeps, while write jobs keep arriving within that time (one caller
-    /// writing in a loop); zero (never poll, [`DEFAULT_WRITER_SPIN`]) by
-    /// default. Polling saves the writer's wake-up on every such job at the
-    /// price of up to this much CPU after each batch; a writer whose jobs
-    /// come later than this blocks at once and burns nothing
-    /// ([`kinfolk::store::WriterWait`]). Off by default because it was not
-    /// shown to help: 50 µs gave no gain for one task on a shared 2-core
-    /// machine and cost throughput under a CPU load (BENCHMARKS.md, "One
-    /// durable writer, session 8").
-    pub writer_spin: Duration,
 }
-
-/// The default [`Options::writer_spin`].
-pub const DEFAULT_WRITER_SPIN: Duration = Duration::ZERO;
 
 /// The default [`Options::writer_cache`]: 256 MiB.
 pub const DEFAULT_WRITER_CACHE: usize = 256 << 20;
@@ -147,7 +133,6 @@ impl Default for Options {
             busy_timeout: Duration::from_secs(5),
             writer_cache: DEFAULT_WRITER_CACHE,
             inline_readers: 2,
-            writer_spin: DEFAULT_WRITER_SPIN,
         }
     }
 }
@@ -176,17 +161,6 @@ impl Options {
     /// ```
     pub fn inline_readers(mut self, connections: usize) -> Self {
         self.inline_readers = connections;
-        self
-    }
-    /// Sets [`Options::writer_spin`] (zero: the writer never polls).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let options = kinfolk_sqlite::Options::default().writer_spin(Duration::ZERO);
-    /// assert_eq!(options.writer_spin, Duration::ZERO);
-    /// ```
-    pub fn writer_spin(mut self, spin: Duration) -> Self {
-        self.writer_spin = spin;
         self
     }
     /// Sets [`Options::busy_timeout`].
@@ -226,8 +200,7 @@ pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<SqliteStore
     let inline = (0..options.inline_readers)
         .map(|_| schema::open_reader(path, options.busy_timeout))
         .collect::<Result<Vec<_>>>()?;
-    let mut store =
-        SqliteStore::start(writer, readers, Some(path.to_owned()), options.writer_spin)?;
+    let mut store = SqliteStore::start(writer, readers, Some(path.to_owned()))?;
     store.inline = Mutex::new(inline);
     Ok(store)
 }
@@ -240,7 +213,7 @@ pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<SqliteStore
 /// # Errors
 /// [`Error::Storage`] if SQLite cannot allocate it.
 pub fn open_in_memory() -> Result<SqliteStore> {
-    SqliteStore::start(schema::open_memory()?, Vec::new(), None, Duration::ZERO)
+    SqliteStore::start(schema::open_memory()?, Vec::new(), None)
 }
 
 /// A kinfolk [`Store`] on SQLite. Made by [`open`], [`open_with`] or
@@ -268,7 +241,6 @@ impl SqliteStore {
         writer: rusqlite::Connection,
         readers: Vec<rusqlite::Connection>,
         path: Option<PathBuf>,
-        spin: Duration,
     ) -> Result<Self> {
         let (writes, write_queue) = crossbeam_channel::unbounded();
         let mut store = Self {
@@ -276,7 +248,7 @@ impl SqliteStore {
             writes: Some(writes.clone()),
             reads: None,
             readers: Vec::new(),
-            writer: Some(threads::spawn_writer(writer, write_queue, spin)?),
+            writer: Some(threads::spawn_writer(writer, write_queue)?),
             inline: Mutex::new(Vec::new()),
         };
         if readers.is_empty() {

@@ -29,11 +29,10 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use futures_channel::oneshot;
-use kinfolk::store::{Boxed, ReadJob, WriteJob, WriterWait};
+use kinfolk::store::{Boxed, ReadJob, WriteJob};
 use kinfolk::{Error, Result};
 use rusqlite::Connection;
 
@@ -60,24 +59,15 @@ pub(crate) enum Job {
 
 /// Starts the writer thread. It also serves read jobs when the store has no
 /// readers, each between two write transactions.
-///
-/// `spin`: how long the writer polls the queue for the next job before it
-/// blocks, and only while jobs have been arriving within that time
-/// ([`Options::writer_spin`](crate::Options::writer_spin)).
-pub(crate) fn spawn_writer(
-    conn: Connection,
-    jobs: Receiver<Job>,
-    spin: Duration,
-) -> Result<JoinHandle<()>> {
+pub(crate) fn spawn_writer(conn: Connection, jobs: Receiver<Job>) -> Result<JoinHandle<()>> {
     spawn("kinfolk-sql-wr".to_owned(), move || {
         let mut next: Option<Job> = None;
-        let mut waiting = WriterWait::new(spin);
         loop {
             let job = match next.take() {
                 Some(job) => job,
-                None => match waiting.next(|| jobs.try_recv().ok(), || jobs.recv().ok()) {
-                    Some(job) => job,
-                    None => break, // the store was dropped
+                None => match jobs.recv() {
+                    Ok(job) => job,
+                    Err(_) => break, // the store was dropped
                 },
             };
             match job {
