@@ -219,6 +219,7 @@ fn decode_payload(payload: Option<&str>) -> Payload {
 pub struct IndexOptions {
     commit_interval: Duration,
     writer_memory: usize,
+    background_nice: i32,
 }
 
 impl Default for IndexOptions {
@@ -226,6 +227,7 @@ impl Default for IndexOptions {
         Self {
             commit_interval: Duration::from_millis(250),
             writer_memory: 32_000_000,
+            background_nice: 10,
         }
     }
 }
@@ -253,6 +255,58 @@ impl IndexOptions {
         self.writer_memory = bytes.clamp(Self::MIN_WRITER_MEMORY, Self::MAX_WRITER_MEMORY);
         self
     }
+
+    /// How much nicer than the thread that opens the index its background
+    /// threads run (default 10, clamped to 0..=19; the result is capped at
+    /// nice 19): the writer thread, and tantivy's indexing, merge and
+    /// segment-updater threads, which inherit it from the thread that
+    /// creates them. Index upkeep then yields the CPU to the store's
+    /// writer and readers when the machine is busy; on an idle core it runs
+    /// as fast as before. 0 keeps the opener's priority. Linux only (nice is
+    /// per thread there); elsewhere it is ignored.
+    ///
+    /// ```
+    /// let opts = kinfolk_search::IndexOptions::default().background_nice(19);
+    /// # let _ = opts;
+    /// ```
+    pub fn background_nice(mut self, increment: i32) -> Self {
+        self.background_nice = increment.clamp(0, 19);
+        self
+    }
+}
+
+/// Raises the calling thread's nice value by `increment` (capped at 19).
+/// Threads it creates afterwards start with the new value. A failure only
+/// leaves the priority as it was.
+fn lower_priority(increment: i32) {
+    #[cfg(target_os = "linux")]
+    if increment > 0 {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let tid = rustix::thread::gettid();
+        let lowered = getpriority_process(Some(tid))
+            .and_then(|now| setpriority_process(Some(tid), now.saturating_add(increment).min(19)));
+        if let Err(e) = lowered {
+            tracing::debug!(error = %e, "could not lower the search index threads' priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = increment;
+}
+
+/// Runs `f` on a short-lived thread whose priority was lowered by
+/// `increment`, so that the threads `f` creates inherit it.
+fn on_lowered_thread<T: Send>(increment: i32, f: impl FnOnce() -> T + Send) -> Result<T> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("kinfolk-search-open".into())
+            .spawn_scoped(s, || {
+                lower_priority(increment);
+                f()
+            })
+            .map_err(storage)?
+            .join()
+            .map_err(|_| storage("the search index's opening thread panicked"))
+    })
 }
 
 /// What searches, callers and the writer thread share.
@@ -450,7 +504,8 @@ struct Opened {
 }
 
 enum OpenFailure {
-    /// Another writer holds the directory: an error, never a rebuild.
+    /// Another writer holds the directory (or no thread could be started):
+    /// an error, never a rebuild.
     Busy(Error),
     /// Unreadable, inconsistent or incompatible: rebuild empty.
     Damaged(String),
@@ -556,9 +611,15 @@ impl TantivyIndex {
             interval: options.commit_interval,
             due: None,
         };
+        // Lowered like tantivy's threads: each commit respawns tantivy's
+        // indexing worker from this thread.
+        let nice = options.background_nice;
         let handle = std::thread::Builder::new()
             .name("kinfolk-search-writer".into())
-            .spawn(move || thread.run(received))
+            .spawn(move || {
+                lower_priority(nice);
+                thread.run(received)
+            })
             .map_err(storage)?;
         Ok(Self {
             shared,
@@ -640,17 +701,25 @@ fn finish_open(
     committed_seq: u64,
     committed_mark: Option<RebuildMark>,
 ) -> std::result::Result<Opened, OpenFailure> {
-    let writer: IndexWriter = index
-        .writer_with_num_threads(1, options.writer_memory)
-        .map_err(classify)?;
-    writer.set_merge_policy(Box::new(merge_policy()));
-    // Reloads on our commits (refresh also reloads at once) and when a
-    // background merge lands, so searches see the merged segments.
-    let reader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::OnCommitWithDelay)
-        .try_into()
-        .map_err(classify)?;
+    // Created on a thread of lowered priority: tantivy's indexing, merge
+    // and segment-updater threads (and the reader's reload watcher) are
+    // spawned here and inherit it.
+    let (writer, reader) = on_lowered_thread(options.background_nice, || {
+        let writer: IndexWriter = index
+            .writer_with_num_threads(1, options.writer_memory)
+            .map_err(classify)?;
+        writer.set_merge_policy(Box::new(merge_policy()));
+        // Reloads on our commits (refresh also reloads at once) and when a
+        // background merge lands, so searches see the merged segments.
+        let reader: IndexReader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()
+            .map_err(classify)?;
+        Ok((writer, reader))
+    })
+    // No thread to open on: an error, never a rebuild.
+    .map_err(OpenFailure::Busy)??;
     Ok(Opened {
         writer,
         reader,
