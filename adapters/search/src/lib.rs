@@ -228,7 +228,7 @@ impl Default for IndexOptions {
         Self {
             commit_interval: Duration::from_millis(250),
             writer_memory: 32_000_000,
-            background_nice: 10,
+            background_nice: 0,
             followers_order: true,
         }
     }
@@ -259,16 +259,19 @@ impl IndexOptions {
     }
 
     /// How much nicer than the thread that opens the index its background
-    /// threads run (default 10, clamped to 0..=19; the result is capped at
-    /// nice 19): the writer thread, and tantivy's indexing, merge and
-    /// segment-updater threads, which inherit it from the thread that
-    /// creates them. Index upkeep then yields the CPU to the store's
-    /// writer and readers when the machine is busy; on an idle core it runs
-    /// as fast as before. 0 keeps the opener's priority. Linux only (nice is
-    /// per thread there); elsewhere it is ignored.
+    /// threads run (default 0: the opener's priority; clamped to 0..=19,
+    /// the result capped at nice 19): the writer thread, and tantivy's
+    /// indexing, merge and segment-updater threads, which inherit it from
+    /// the thread that creates them. Index upkeep then yields the CPU to
+    /// the store's writer and readers on a busy machine, at the price of
+    /// freshness: measured on 2 busy vCPUs (BENCHMARKS.md, "Search, session
+    /// 8"), nice 5 or 10 raised the time until a change is searchable from
+    /// ≈ 0.35 s to ≈ 0.4–0.9 s at p50 and past 1 s at p99 in some runs,
+    /// which is why it is off by default. Linux only (nice is per thread
+    /// there); elsewhere it is ignored.
     ///
     /// ```
-    /// let opts = kinfolk_search::IndexOptions::default().background_nice(19);
+    /// let opts = kinfolk_search::IndexOptions::default().background_nice(10);
     /// # let _ = opts;
     /// ```
     pub fn background_nice(mut self, increment: i32) -> Self {

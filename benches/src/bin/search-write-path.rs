@@ -17,9 +17,8 @@
 //! rebuilt). `STORE` (`sqlite`, the default, or `redb`): which store file of
 //! `DIR` is opened (`kinfolk.db` / `kinfolk.redb`, the names `kinfolk-scale`
 //! gives them), with the store's default options. `INDEX_NICE` (the
-//! index's `IndexOptions::background_nice`, default the library's; `0`
-//! runs the index's threads at the opener's priority, the code before
-//! session 8). Toggles pick pairs among
+//! index's `IndexOptions::background_nice`, default the library's, 0: the
+//! index's threads at the opener's priority; e.g. `10` runs them nicer). Toggles pick pairs among
 //! the first 2,000 users by id. Every line printed is one measurement.
 #![allow(clippy::unwrap_used)]
 
