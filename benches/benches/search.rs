@@ -21,6 +21,9 @@
 //! directory has one, else redb; `KINFOLK_BENCH_SEARCH_STORE=redb|sqlite`
 //! picks one), with its tantivy index kept in `<dir>/search-index`
 //! (`KINFOLK_BENCH_SEARCH_INDEX=<dir>` puts it elsewhere).
+//! `KINFOLK_BENCH_SEARCH_ORDER=0` opens the index without the followers
+//! order (`IndexOptions::followers_order(false)`): every match ranked, as
+//! before session 8, for an A/B run of one binary.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -261,7 +264,8 @@ fn benches(c: &mut Criterion) {
                 .as_ref()
                 .is_some_and(kinfolk_search::TantivyIndex::exists_in);
         let index = match &on_disk {
-            Some(dir) => kinfolk_search::TantivyIndex::open(dir).expect("tantivy on disk"),
+            Some(dir) => kinfolk_search::TantivyIndex::open_with(dir, index_options())
+                .expect("tantivy on disk"),
             None => kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy"),
         };
         let unspaced = ds
@@ -338,10 +342,11 @@ fn benches(c: &mut Criterion) {
         // A prebuilt store keeps its index on disk beside it: the first run
         // builds it from the store, later runs catch up from the feed.
         let index = Arc::new(match &prebuilt {
-            Some((dir, _)) => kinfolk_search::TantivyIndex::open(
+            Some((dir, _)) => kinfolk_search::TantivyIndex::open_with(
                 std::env::var_os("KINFOLK_BENCH_SEARCH_INDEX")
                     .filter(|v| !v.is_empty())
                     .map_or_else(|| dir.join("search-index"), Into::into),
+                index_options(),
             )
             .expect("tantivy"),
             None => kinfolk_search::TantivyIndex::open_in_ram().expect("tantivy"),
@@ -375,6 +380,14 @@ fn benches(c: &mut Criterion) {
     }
 
     write_report("search", n);
+}
+
+/// The index's options: the library's defaults, except
+/// `KINFOLK_BENCH_SEARCH_ORDER=0` (no followers order: every match of a
+/// tier query is ranked, the code before session 8).
+fn index_options() -> kinfolk_search::IndexOptions {
+    let ordered = std::env::var("KINFOLK_BENCH_SEARCH_ORDER").map_or(true, |v| v != "0");
+    kinfolk_search::IndexOptions::default().followers_order(ordered)
 }
 
 /// Opens the SQLite store of a prebuilt dataset directory, else its redb

@@ -219,6 +219,8 @@ fn decode_payload(payload: Option<&str>) -> Payload {
 pub struct IndexOptions {
     commit_interval: Duration,
     writer_memory: usize,
+    background_nice: i32,
+    followers_order: bool,
 }
 
 impl Default for IndexOptions {
@@ -226,6 +228,8 @@ impl Default for IndexOptions {
         Self {
             commit_interval: Duration::from_millis(250),
             writer_memory: 32_000_000,
+            background_nice: 0,
+            followers_order: true,
         }
     }
 }
@@ -253,6 +257,81 @@ impl IndexOptions {
         self.writer_memory = bytes.clamp(Self::MIN_WRITER_MEMORY, Self::MAX_WRITER_MEMORY);
         self
     }
+
+    /// How much nicer than the thread that opens the index its background
+    /// threads run (default 0: the opener's priority; clamped to 0..=19,
+    /// the result capped at nice 19): the writer thread, and tantivy's
+    /// indexing, merge and segment-updater threads, which inherit it from
+    /// the thread that creates them. Index upkeep then yields the CPU to
+    /// the store's writer and readers on a busy machine, at the price of
+    /// freshness: measured on 2 busy vCPUs (BENCHMARKS.md, "Search, session
+    /// 8"), nice 5 or 10 raised the time until a change is searchable from
+    /// ≈ 0.35 s to ≈ 0.4–0.9 s at p50 and past 1 s at p99 in some runs,
+    /// which is why it is off by default. Linux only (nice is per thread
+    /// there); elsewhere it is ignored.
+    ///
+    /// ```
+    /// let opts = kinfolk_search::IndexOptions::default().background_nice(10);
+    /// # let _ = opts;
+    /// ```
+    pub fn background_nice(mut self, increment: i32) -> Self {
+        self.background_nice = increment.clamp(0, 19);
+        self
+    }
+}
+
+impl IndexOptions {
+    /// Whether each segment of 65,536 docs or more keeps its docs in
+    /// followers order (default true; 4 bytes per doc, built by the
+    /// index's writer thread after each commit that adds such a segment,
+    /// else by the first search that needs it). A short prefix matches
+    /// tens of thousands of users at 1M: with the order, the search looks
+    /// at the most-followed matches first and stops once no further one can
+    /// enter the top `k`, instead of ranking every match. Results are the
+    /// same either way; false saves the memory.
+    ///
+    /// ```
+    /// let opts = kinfolk_search::IndexOptions::default().followers_order(false);
+    /// # let _ = opts;
+    /// ```
+    pub fn followers_order(mut self, keep: bool) -> Self {
+        self.followers_order = keep;
+        self
+    }
+}
+
+/// Raises the calling thread's nice value by `increment` (capped at 19).
+/// Threads it creates afterwards start with the new value. A failure only
+/// leaves the priority as it was.
+fn lower_priority(increment: i32) {
+    #[cfg(target_os = "linux")]
+    if increment > 0 {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let tid = rustix::thread::gettid();
+        let lowered = getpriority_process(Some(tid))
+            .and_then(|now| setpriority_process(Some(tid), now.saturating_add(increment).min(19)));
+        if let Err(e) = lowered {
+            tracing::debug!(error = %e, "could not lower the search index threads' priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = increment;
+}
+
+/// Runs `f` on a short-lived thread whose priority was lowered by
+/// `increment`, so that the threads `f` creates inherit it.
+fn on_lowered_thread<T: Send>(increment: i32, f: impl FnOnce() -> T + Send) -> Result<T> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("kinfolk-search-open".into())
+            .spawn_scoped(s, || {
+                lower_priority(increment);
+                f()
+            })
+            .map_err(storage)?
+            .join()
+            .map_err(|_| storage("the search index's opening thread panicked"))
+    })
 }
 
 /// What searches, callers and the writer thread share.
@@ -263,7 +342,7 @@ struct Shared {
     applied_seq: AtomicU64,
     /// The mark of a rebuild in progress, pending included.
     mark: Mutex<Option<RebuildMark>>,
-    /// The fast-field columns of the current searcher's segments.
+    /// Per segment: the fast-field columns and the followers order.
     columns: rank::ColumnCache,
 }
 
@@ -297,10 +376,13 @@ struct WriterThread {
     interval: Duration,
     /// When pending changes are to be committed (`None`: nothing pending).
     due: Option<Instant>,
+    /// [`IndexOptions::followers_order`].
+    ordered: bool,
 }
 
 impl WriterThread {
     fn run(mut self, commands: Receiver<Command>) {
+        self.warm();
         loop {
             let next = match self.due {
                 Some(due) => {
@@ -382,7 +464,18 @@ impl WriterThread {
         prepared.set_payload(&encode_payload(seq, mark.as_ref()));
         prepared.commit().map_err(storage)?;
         self.due = None;
-        self.shared.reader.reload().map_err(storage)
+        self.shared.reader.reload().map_err(storage)?;
+        self.warm();
+        Ok(())
+    }
+
+    /// Builds the followers order of new large segments here rather than
+    /// in a search (a failure leaves it to the search that needs it).
+    fn warm(&self) {
+        let searcher = self.shared.reader.searcher();
+        if let Err(e) = self.shared.columns.warm(&searcher, self.ordered) {
+            tracing::warn!(error = %e, "search index: could not prepare the followers order");
+        }
     }
 
     fn background_commit(&mut self) {
@@ -450,7 +543,8 @@ struct Opened {
 }
 
 enum OpenFailure {
-    /// Another writer holds the directory: an error, never a rebuild.
+    /// Another writer holds the directory (or no thread could be started):
+    /// an error, never a rebuild.
     Busy(Error),
     /// Unreadable, inconsistent or incompatible: rebuild empty.
     Damaged(String),
@@ -555,10 +649,17 @@ impl TantivyIndex {
             writer,
             interval: options.commit_interval,
             due: None,
+            ordered: options.followers_order,
         };
+        // Lowered like tantivy's threads: each commit respawns tantivy's
+        // indexing worker from this thread.
+        let nice = options.background_nice;
         let handle = std::thread::Builder::new()
             .name("kinfolk-search-writer".into())
-            .spawn(move || thread.run(received))
+            .spawn(move || {
+                lower_priority(nice);
+                thread.run(received)
+            })
             .map_err(storage)?;
         Ok(Self {
             shared,
@@ -620,6 +721,11 @@ impl SearchIndex for TantivyIndex {
             query,
             boosts,
             k,
+            if self.options.followers_order {
+                rank::Walk::WhenItPays
+            } else {
+                rank::Walk::Never
+            },
         )
     }
 
@@ -640,17 +746,25 @@ fn finish_open(
     committed_seq: u64,
     committed_mark: Option<RebuildMark>,
 ) -> std::result::Result<Opened, OpenFailure> {
-    let writer: IndexWriter = index
-        .writer_with_num_threads(1, options.writer_memory)
-        .map_err(classify)?;
-    writer.set_merge_policy(Box::new(merge_policy()));
-    // Reloads on our commits (refresh also reloads at once) and when a
-    // background merge lands, so searches see the merged segments.
-    let reader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::OnCommitWithDelay)
-        .try_into()
-        .map_err(classify)?;
+    // Created on a thread of lowered priority: tantivy's indexing, merge
+    // and segment-updater threads (and the reader's reload watcher) are
+    // spawned here and inherit it.
+    let (writer, reader) = on_lowered_thread(options.background_nice, || {
+        let writer: IndexWriter = index
+            .writer_with_num_threads(1, options.writer_memory)
+            .map_err(classify)?;
+        writer.set_merge_policy(Box::new(merge_policy()));
+        // Reloads on our commits (refresh also reloads at once) and when a
+        // background merge lands, so searches see the merged segments.
+        let reader: IndexReader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()
+            .map_err(classify)?;
+        Ok((writer, reader))
+    })
+    // No thread to open on: an error, never a rebuild.
+    .map_err(OpenFailure::Busy)??;
     Ok(Opened {
         writer,
         reader,

@@ -3,32 +3,34 @@
 //! superset query (a term longer than the n-gram caps) are verified with
 //! core's [`match_tier`](kinfolk::search::match_tier) on the stored fields.
 
-use std::collections::{BinaryHeap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use kinfolk::search::{Boosts, MatchTier, RankKey, SearchHit, match_tier};
 use kinfolk::{Error, Result, SearchQuery, UserId};
 use tantivy::columnar::Column;
+use tantivy::index::SegmentId;
 use tantivy::query::EnableScoring;
-use tantivy::schema::Value;
-use tantivy::{DocAddress, DocId, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{
+    BitSet, DocAddress, DocId, DocSet, Searcher, SegmentOrdinal, SegmentReader, TERMINATED,
+    TantivyDocument,
+};
 
 use crate::schema::{F_FOLLOWERS, F_ID_HI, F_ID_LO, Fields, join_id};
 use crate::storage;
 
 /// The fast-field columns of one segment the ranker reads.
 struct SegmentColumns {
-    segment: SegmentOrdinal,
     id_hi: Column<u64>,
     id_lo: Column<u64>,
     followers: Column<u64>,
 }
 
 impl SegmentColumns {
-    fn load(segment: SegmentOrdinal, reader: &SegmentReader) -> Result<Self> {
+    fn load(reader: &SegmentReader) -> Result<Self> {
         let ff = reader.fast_fields();
         Ok(Self {
-            segment,
             id_hi: ff.u64(F_ID_HI).map_err(storage)?,
             id_lo: ff.u64(F_ID_LO).map_err(storage)?,
             followers: ff.u64(F_FOLLOWERS).map_err(storage)?,
@@ -49,35 +51,109 @@ impl SegmentColumns {
     }
 }
 
-/// The fast-field columns of every segment of the last searcher seen,
-/// kept until the searcher changes (a commit or a merge): opening them per
-/// query costs a column-directory lookup per column and segment.
+/// A segment gets a [`SegmentCache::order`] once it holds this many docs:
+/// below, ranking every match costs little.
+const ORDER_MIN_DOCS: DocId = 65_536;
+
+/// What the ranker keeps of one segment. A segment's documents never
+/// change (deletes are the reader's alive bitset), so this lives as long as
+/// the segment: a commit adds segments, a merge replaces some.
+struct SegmentCache {
+    columns: SegmentColumns,
+    /// The segment's docs by followers count, highest first (ties by doc),
+    /// built on first need for segments of at least [`ORDER_MIN_DOCS`]:
+    /// 4 bytes per doc.
+    order: OnceLock<Arc<[DocId]>>,
+}
+
+impl SegmentCache {
+    /// The followers order of the segment (built now if missing).
+    fn order(&self, max_doc: DocId) -> Result<Arc<[DocId]>> {
+        if let Some(order) = self.order.get() {
+            return Ok(Arc::clone(order));
+        }
+        let mut keyed = Vec::with_capacity(usize::try_from(max_doc).unwrap_or(0));
+        for doc in 0..max_doc {
+            keyed.push((u64::MAX - self.columns.followers(doc)?, doc));
+        }
+        keyed.sort_unstable();
+        let order: Arc<[DocId]> = keyed.into_iter().map(|(_, doc)| doc).collect();
+        Ok(Arc::clone(self.order.get_or_init(|| order)))
+    }
+}
+
+/// Per segment (by id) what the ranker reads: the fast-field columns
+/// (opening them per query costs a column-directory lookup per column and
+/// segment) and, for large segments, the docs in followers order. Entries
+/// of segments no longer searched are dropped when a newer searcher is
+/// seen.
 #[derive(Default)]
 pub(crate) struct ColumnCache {
-    last: Mutex<Option<(u64, Arc<Vec<SegmentColumns>>)>>,
+    segments: Mutex<(u64, HashMap<SegmentId, Arc<SegmentCache>>)>,
 }
 
 impl ColumnCache {
-    /// The columns of `searcher`'s segments, by segment ordinal.
-    fn get(&self, searcher: &Searcher) -> Result<Arc<Vec<SegmentColumns>>> {
+    /// The caches of `searcher`'s segments, by segment ordinal.
+    fn get(&self, searcher: &Searcher) -> Result<Vec<Arc<SegmentCache>>> {
         let generation = searcher.generation().generation_id();
-        if let Some((g, cols)) = &*self.last.lock().unwrap_or_else(PoisonError::into_inner)
-            && *g == generation
+        let mut out = Vec::with_capacity(searcher.segment_readers().len());
+        let mut missing = Vec::new();
         {
-            return Ok(Arc::clone(cols));
+            let guard = self.segments.lock().unwrap_or_else(PoisonError::into_inner);
+            for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+                match guard.1.get(&reader.segment_id()) {
+                    Some(c) => out.push(Some(Arc::clone(c))),
+                    None => {
+                        out.push(None);
+                        missing.push(ord);
+                    }
+                }
+            }
         }
-        let cols = Arc::new(
-            searcher
-                .segment_readers()
-                .iter()
-                .enumerate()
-                .map(|(ord, reader)| SegmentColumns::load(ord as SegmentOrdinal, reader))
-                .collect::<Result<Vec<_>>>()?,
-        );
-        // A plain value: a panic elsewhere cannot leave it half-written.
-        *self.last.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((generation, Arc::clone(&cols)));
-        Ok(cols)
+        for ord in &missing {
+            let reader = &searcher.segment_readers()[*ord];
+            out[*ord] = Some(Arc::new(SegmentCache {
+                columns: SegmentColumns::load(reader)?,
+                order: OnceLock::new(),
+            }));
+        }
+        let out: Vec<Arc<SegmentCache>> = out.into_iter().flatten().collect();
+        let mut guard = self.segments.lock().unwrap_or_else(PoisonError::into_inner);
+        if generation >= guard.0 {
+            if generation > guard.0 || !missing.is_empty() {
+                // A newer searcher: forget the segments it no longer has.
+                let live: HashSet<SegmentId> = searcher
+                    .segment_readers()
+                    .iter()
+                    .map(SegmentReader::segment_id)
+                    .collect();
+                guard.1.retain(|id, _| live.contains(id));
+            }
+            guard.0 = generation;
+            for (reader, cache) in searcher.segment_readers().iter().zip(&out) {
+                guard
+                    .1
+                    .entry(reader.segment_id())
+                    .or_insert_with(|| Arc::clone(cache));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Builds, ahead of the searches that need it, the followers order of
+    /// each large segment of `searcher` that has none yet (the index's
+    /// writer thread calls it after each reload, off the query path).
+    pub(crate) fn warm(&self, searcher: &Searcher, enabled: bool) -> Result<()> {
+        if !enabled {
+            return Ok(());
+        }
+        let caches = self.get(searcher)?;
+        for (reader, cache) in searcher.segment_readers().iter().zip(&caches) {
+            if reader.max_doc() >= ORDER_MIN_DOCS {
+                cache.order(reader.max_doc())?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +218,7 @@ impl<'a> Ranker<'a> {
         &mut self,
         tier: MatchTier,
         verify: bool,
+        segment: SegmentOrdinal,
         cols: &SegmentColumns,
         doc: DocId,
     ) -> Result<()> {
@@ -173,7 +250,7 @@ impl<'a> Ranker<'a> {
         let actual = if verify {
             let stored: TantivyDocument = self
                 .searcher
-                .doc(DocAddress::new(cols.segment, doc))
+                .doc(DocAddress::new(segment, doc))
                 .map_err(storage)?;
             let text = |field| {
                 stored
@@ -206,6 +283,16 @@ impl<'a> Ranker<'a> {
         self.heap.len() >= self.k
     }
 
+    /// Whether no doc of `tier` with no boost and at most `followers`
+    /// followers can enter any more (the heap only gets better).
+    fn closed_below(&self, tier: MatchTier, followers: u64) -> bool {
+        self.is_full()
+            && self.heap.peek().is_some_and(|worst| {
+                (tier, u8::MAX, u64::MAX - followers)
+                    > (worst.tier, worst.boost_inv, worst.followers_inv)
+            })
+    }
+
     /// Whether nothing from a tier after `tier` can enter any more.
     fn settled_after(&self, tier: MatchTier) -> bool {
         self.is_full() && self.heap.peek().is_some_and(|worst| worst.tier <= tier)
@@ -225,6 +312,23 @@ impl<'a> Ranker<'a> {
 }
 
 /// The true top `k` of `query` on `searcher`'s snapshot, in [`RankKey`] order.
+///
+/// When a tier query's matches in a segment are walked in followers order
+/// ([`walk_in_order`]) rather than ranked one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Walk {
+    /// Never (no followers order kept).
+    Never,
+    /// When [`walk_pays`].
+    WhenItPays,
+    /// Always (tests: the same results as `Never` on small segments).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Always,
+}
+
+/// `walk`: a tier query matching many docs of a large segment walks the
+/// segment's docs in followers order (see [`walk_in_order`]) instead of
+/// ranking every match.
 pub(crate) fn top(
     searcher: &Searcher,
     cache: &ColumnCache,
@@ -232,37 +336,41 @@ pub(crate) fn top(
     query: &SearchQuery,
     boosts: &Boosts,
     k: usize,
+    walk: Walk,
 ) -> Result<Vec<SearchHit>> {
     if k == 0 {
         return Ok(Vec::new());
     }
     let segments = searcher.segment_readers();
-    let columns = cache.get(searcher)?;
+    let caches = cache.get(searcher)?;
     let mut ranker = Ranker::new(searcher, fields, query, boosts, k);
+    let mut docs = Vec::new();
     for (tier, plan, verify) in fields.tier_queries(query) {
         let weight = plan
             .weight(EnableScoring::disabled_from_searcher(searcher))
             .map_err(storage)?;
-        for (reader, cols) in segments.iter().zip(columns.iter()) {
-            let alive = reader.alive_bitset();
-            let mut failure: Option<Error> = None;
+        for (ord, (reader, seg)) in segments.iter().zip(caches.iter()).enumerate() {
+            let ord = ord as SegmentOrdinal;
+            docs.clear();
             weight
-                .for_each_no_score(reader, &mut |docs| {
-                    for &doc in docs {
-                        if failure.is_some() {
-                            return;
-                        }
-                        if alive.is_some_and(|a| !a.is_alive(doc)) {
-                            continue;
-                        }
-                        if let Err(e) = ranker.consider(tier, verify, cols, doc) {
-                            failure = Some(e);
-                        }
-                    }
-                })
+                .for_each_no_score(reader, &mut |batch| docs.extend_from_slice(batch))
                 .map_err(storage)?;
-            if let Some(e) = failure {
-                return Err(e);
+            let walked = match walk {
+                Walk::Never => false,
+                Walk::WhenItPays => walk_pays(docs.len(), reader.max_doc(), k, boosts.len()),
+                Walk::Always => true,
+            };
+            if walked {
+                let order = seg.order(reader.max_doc())?;
+                walk_in_order(&mut ranker, (tier, verify), reader, ord, seg, &order, &docs)?;
+                continue;
+            }
+            let alive = reader.alive_bitset();
+            for &doc in &docs {
+                if alive.is_some_and(|a| !a.is_alive(doc)) {
+                    continue;
+                }
+                ranker.consider(tier, verify, ord, &seg.columns, doc)?;
             }
         }
         if ranker.settled_after(tier) {
@@ -270,4 +378,181 @@ pub(crate) fn top(
         }
     }
     Ok(ranker.into_hits())
+}
+
+/// Whether walking a segment in followers order beats ranking its
+/// `matches` docs one by one: the segment is large, the matches are at
+/// least one in 64 of its docs (so about `64 * k` docs of the order are
+/// looked at before `k` matches are found), many more than `k`, and the
+/// boosted users (looked up by id in the segment first) are few.
+fn walk_pays(matches: usize, max_doc: DocId, k: usize, boosts: usize) -> bool {
+    max_doc >= ORDER_MIN_DOCS
+        && (matches as u64).saturating_mul(64) >= u64::from(max_doc)
+        && matches >= k.saturating_mul(64)
+        && matches >= boosts.saturating_mul(16)
+}
+
+/// Offers the `docs` of one segment that match `tier` to `ranker`: first
+/// the boosted users among them (a boost ranks before any followers
+/// count), then the others in followers order, stopping at the first whose
+/// key cannot enter the heap, since every doc after it in the order has at
+/// most as many followers. Offers the same docs [`Ranker::consider`] would
+/// keep when given every match.
+fn walk_in_order(
+    ranker: &mut Ranker<'_>,
+    (tier, verify): (MatchTier, bool),
+    reader: &SegmentReader,
+    ord: SegmentOrdinal,
+    seg: &SegmentCache,
+    order: &[DocId],
+    docs: &[DocId],
+) -> Result<()> {
+    let max_doc = reader.max_doc();
+    let alive = reader.alive_bitset();
+    let mut matched = BitSet::with_max_value(max_doc);
+    for &doc in docs {
+        if doc < max_doc {
+            matched.insert(doc);
+        }
+    }
+    let mut boosted = HashSet::new();
+    if !ranker.boosts.is_empty() {
+        let ids = reader.inverted_index(ranker.fields.id).map_err(storage)?;
+        for id in ranker.boosts.keys() {
+            let term = ranker.fields.id_term(*id);
+            let Some(mut postings) = ids
+                .read_postings(&term, IndexRecordOption::Basic)
+                .map_err(storage)?
+            else {
+                continue;
+            };
+            while postings.doc() != TERMINATED {
+                let doc = postings.doc();
+                if doc < max_doc && matched.contains(doc) {
+                    boosted.insert(doc);
+                }
+                postings.advance();
+            }
+        }
+    }
+    let is_alive = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc));
+    for &doc in &boosted {
+        if is_alive(doc) {
+            ranker.consider(tier, verify, ord, &seg.columns, doc)?;
+        }
+    }
+    for &doc in order {
+        if doc >= max_doc || !matched.contains(doc) || boosted.contains(&doc) || !is_alive(doc) {
+            continue;
+        }
+        if ranker.closed_below(tier, seg.columns.followers(doc)?) {
+            break;
+        }
+        ranker.consider(tier, verify, ord, &seg.columns, doc)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use kinfolk::SearchIndex;
+    use kinfolk::search::{IndexBatch, SearchDoc};
+
+    use super::*;
+    use crate::TantivyIndex;
+
+    /// A small deterministic generator.
+    fn next(state: &mut u64) -> u64 {
+        *state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        *state >> 33
+    }
+
+    /// Walking every segment in followers order gives exactly the hits of
+    /// ranking every match: several segments, replaced and deleted docs,
+    /// tied followers counts, with and without boosts, several `k`.
+    #[tokio::test]
+    async fn the_followers_order_walk_ranks_like_every_match() {
+        let index = TantivyIndex::open_in_ram().unwrap();
+        let mut rng = 7_u64;
+        let letters = ["a", "b", "c", "ab", "ba", "ca", "abc"];
+        let mut docs = Vec::new();
+        for i in 0..1500_u64 {
+            let a = letters[(next(&mut rng) % 7) as usize];
+            let b = letters[(next(&mut rng) % 7) as usize];
+            docs.push(SearchDoc {
+                id: UserId::new(),
+                username: format!("{a}{b}{i}"),
+                name: format!("{b} {a}"),
+                // Few distinct counts: many ties.
+                followers_count: next(&mut rng) % 40,
+            });
+        }
+        let mut seq = 0;
+        for chunk in docs.chunks(500) {
+            seq += 1;
+            let batch = IndexBatch {
+                upserts: chunk.to_vec(),
+                removals: vec![],
+                upto_seq: seq,
+            };
+            index.apply(batch).await.unwrap();
+            index.refresh().await.unwrap();
+        }
+        // Replace some (new followers) and delete some, in a fourth commit.
+        let mut upserts = Vec::new();
+        let mut removals = Vec::new();
+        for d in docs.iter().step_by(7) {
+            let mut changed = d.clone();
+            changed.followers_count = next(&mut rng) % 60;
+            upserts.push(changed);
+        }
+        for d in docs.iter().skip(3).step_by(11) {
+            removals.push(d.id);
+        }
+        seq += 1;
+        let batch = IndexBatch {
+            upserts,
+            removals,
+            upto_seq: seq,
+        };
+        index.apply(batch).await.unwrap();
+        index.refresh().await.unwrap();
+
+        let shared = &index.shared;
+        let searcher = shared.reader.searcher();
+        // (Background merges may have joined some segments by now.)
+        let mut boosted = Boosts::new();
+        for d in docs.iter().step_by(13) {
+            boosted.insert(d.id, 1 + (next(&mut rng) % 2) as u8);
+        }
+        let mut compared = 0;
+        for q in ["a", "b", "c", "ab", "ca", "b a", "abc", "z"] {
+            let query = SearchQuery::parse(q).unwrap();
+            for boosts in [Boosts::new(), boosted.clone()] {
+                for k in [1, 5, 20, 64, 400, 5000] {
+                    let run = |walk| {
+                        top(
+                            &searcher,
+                            &shared.columns,
+                            &shared.fields,
+                            &query,
+                            &boosts,
+                            k,
+                            walk,
+                        )
+                        .unwrap()
+                    };
+                    let every = run(Walk::Never);
+                    let walked = run(Walk::Always);
+                    assert_eq!(walked, every, "query {q:?}, k {k}, boosts {}", boosts.len());
+                    compared += every.len();
+                }
+            }
+        }
+        assert!(compared > 10_000, "too few hits compared: {compared}");
+    }
 }

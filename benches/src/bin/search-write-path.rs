@@ -16,7 +16,9 @@
 //! index the search bench built there, `DIR/search-index`, so it is not
 //! rebuilt). `STORE` (`sqlite`, the default, or `redb`): which store file of
 //! `DIR` is opened (`kinfolk.db` / `kinfolk.redb`, the names `kinfolk-scale`
-//! gives them), with the store's default options. Toggles pick pairs among
+//! gives them), with the store's default options. `INDEX_NICE` (the
+//! index's `IndexOptions::background_nice`, default the library's, 0: the
+//! index's threads at the opener's priority; e.g. `10` runs them nicer). Toggles pick pairs among
 //! the first 2,000 users by id. Every line printed is one measurement.
 #![allow(clippy::unwrap_used)]
 
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use kinfolk::{Config, Kinfolk, NewUser, PageRequest, SearchScope, Store, UserId};
 use kinfolk_benches::{REDB_FILE, SQLITE_FILE};
-use kinfolk_search::TantivyIndex;
+use kinfolk_search::{IndexOptions, TantivyIndex};
 
 const USERS: usize = 2_000;
 
@@ -71,7 +73,14 @@ async fn service(dir: &Path, with_index: bool) -> Kinfolk {
     let b = Kinfolk::builder(open_store(dir)).config(config());
     let b = if with_index {
         let index = std::env::var_os("INDEX").map_or_else(|| dir.join("index"), Into::into);
-        b.search(TantivyIndex::open(index).unwrap())
+        let options = match std::env::var("INDEX_NICE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            Some(nice) => IndexOptions::default().background_nice(nice),
+            None => IndexOptions::default(),
+        };
+        b.search(TantivyIndex::open_with(index, options).unwrap())
     } else {
         b
     };
