@@ -5,7 +5,7 @@
 //! (indexes built after the load). `docs/adr/0011-transfer-format.md`.
 
 use crate::meter::MeterExt;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -81,86 +81,114 @@ pub(crate) struct Known {
     blocks: bool,
 }
 
-/// The users a session's batches have read, valid while the store's
+/// Maps keyed by user id inside an import: foldhash (seeded per process)
+/// instead of SipHash — a batch of 50,000 follows does a few hundred
+/// thousand lookups, and SipHash was a tenth of the import's time.
+type IdMap<V> = foldhash::HashMap<UserId, V>;
+
+/// What a session holds of one user: the counter change of its committed
+/// `import_follows` batches (written when it ends) and, on a store with
+/// serial writes, what its batches know of the user.
+#[derive(Clone, Copy, Debug, Default)]
+struct Entry {
+    delta: Delta,
+    known: Option<Known>,
+}
+
+/// The session's users. `known` entries are valid while the store's
 /// `last_seq` is still `at` (the number the session's last batch left it
 /// at): on a store with [`serial_writes`](crate::store::Store::serial_writes)
 /// nothing else was written since.
 #[derive(Debug, Default)]
-struct KnownUsers {
+struct Users {
     at: Option<u64>,
-    users: HashMap<UserId, Known>,
+    users: IdMap<Entry>,
 }
 
 /// The state of one [`Kinfolk::bulk_import`] session: the counter changes
 /// of its committed `import_follows` batches, written when it ends, and
-/// (on a store with serial writes) what its batches know of the users.
+/// (on a store with serial writes) what its batches know of the users —
+/// one map, so a batch looks each of its users up once before and once
+/// after.
 #[derive(Debug, Default)]
 pub(crate) struct BulkSession {
-    deltas: std::sync::Mutex<HashMap<UserId, Delta>>,
-    known: std::sync::Mutex<KnownUsers>,
+    users: std::sync::Mutex<Users>,
 }
 
-/// A batch's view of the session's cache: the `last_seq` it is valid at and
-/// the entries of the batch's users.
-type Snapshot = (Option<u64>, HashMap<UserId, Known>);
+/// A batch's view of the session, aligned with the batch's sorted ids: the
+/// `last_seq` the known entries are valid at, each user's deferred counter
+/// change, and what the session knows of each.
+struct Snapshot {
+    at: Option<u64>,
+    deferred: Vec<Delta>,
+    known: Vec<Option<Known>>,
+}
 
 impl BulkSession {
-    fn known(&self) -> std::sync::MutexGuard<'_, KnownUsers> {
-        // As for `lock`: no update panics half-way.
-        self.known
+    fn lock(&self) -> std::sync::MutexGuard<'_, Users> {
+        // No update panics half-way (`Delta::add` does not panic), so a
+        // poisoned lock is still good.
+        self.users
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The cached entries of `ids` and the `last_seq` they are valid at.
+    /// The entries of `ids`, in their order.
     fn snapshot(&self, ids: &[UserId]) -> Snapshot {
-        let k = self.known();
-        let users = ids
-            .iter()
-            .filter_map(|id| k.users.get(id).map(|u| (*id, *u)))
-            .collect();
-        (k.at, users)
-    }
-
-    /// After a committed batch: the entries it read or changed, valid at
-    /// `at`; `stale` drops every other entry first (something else was
-    /// written since the cache was last valid).
-    fn remember(&self, stale: bool, at: u64, users: Vec<(UserId, Known)>) {
-        let mut k = self.known();
-        if stale {
-            k.users.clear();
+        let k = self.lock();
+        let mut deferred = Vec::with_capacity(ids.len());
+        let mut known = Vec::with_capacity(ids.len());
+        for id in ids {
+            let e = k.users.get(id).copied().unwrap_or_default();
+            deferred.push(e.delta);
+            known.push(e.known);
         }
-        k.users.extend(users);
-        k.at = Some(at);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Delta>> {
-        // A panic elsewhere cannot leave the map half-updated (`add` does
-        // not panic), so a poisoned lock is still good.
-        self.deltas
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn deltas_of(&self, ids: &[UserId]) -> HashMap<UserId, Delta> {
-        let map = self.lock();
-        ids.iter()
-            .filter_map(|id| map.get(id).map(|d| (*id, *d)))
-            .collect()
-    }
-
-    fn add(&self, deltas: Vec<(UserId, Delta)>) {
-        let mut map = self.lock();
-        for (id, d) in deltas {
-            map.entry(id).or_default().add(&d);
+        Snapshot {
+            at: k.at,
+            deferred,
+            known,
         }
+    }
+
+    /// After a committed batch: adds each user's counter change and, when
+    /// `at` is given, keeps what the batch knows of its users, valid at
+    /// `at`; `stale` forgets every other known entry first (something else
+    /// was written since the session's last batch).
+    fn commit(&self, stale: bool, at: Option<u64>, users: Vec<(UserId, Delta, Option<Known>)>) {
+        let mut k = self.lock();
+        if at.is_some() && stale {
+            for e in k.users.values_mut() {
+                e.known = None;
+            }
+        }
+        for (id, d, known) in users {
+            if d == Delta::default() && known.is_none() {
+                continue;
+            }
+            let e = k.users.entry(id).or_default();
+            e.delta.add(&d);
+            if known.is_some() {
+                e.known = known;
+            }
+        }
+        if at.is_some() {
+            k.at = at;
+        }
+    }
+
+    /// The `last_seq` the known entries are valid at.
+    fn at(&self) -> Option<u64> {
+        self.lock().at
     }
 
     /// Every user's change, in id order, leaving the session empty.
     fn take(&self) -> Vec<(UserId, Delta)> {
-        let mut out: Vec<(UserId, Delta)> = self
-            .lock()
+        let mut k = self.lock();
+        k.at = None;
+        let mut out: Vec<(UserId, Delta)> = k
+            .users
             .drain()
+            .map(|(id, e)| (id, e.delta))
             .filter(|(_, d)| *d != Delta::default())
             .collect();
         out.sort_unstable_by_key(|(id, _)| *id);
@@ -171,76 +199,78 @@ impl BulkSession {
 /// What a committed `import_follows` batch hands back.
 struct Done {
     added: u64,
-    deltas: Vec<(UserId, Delta)>,
     /// The session's cache did not hold when the batch started.
     stale: bool,
-    /// `last_seq` when the batch ended.
-    end: u64,
-    /// What the batch knows of its users (when the session keeps it).
-    known: Vec<(UserId, Known)>,
+    /// `last_seq` when the batch ended (when the session keeps its users).
+    end: Option<u64>,
+    /// Per user of the batch: its counter change (in a session) and what
+    /// the batch knows of it (when the session keeps it).
+    users: Vec<(UserId, Delta, Option<Known>)>,
 }
 
-/// For each pair of `batch`, whether a follow, a request, a block and a
-/// block the other way exist. A pair is probed only for the kinds its ends'
-/// exact counters or block flags leave possible: a follow needs a follower
-/// with follows and a followee with followers, a request a target with
-/// pending requests, a block a blocker that blocks someone. Pairs with an
-/// unknown or inactive end are not probed (the batch fails on them).
-type Probed = (Vec<bool>, Vec<bool>, Vec<bool>, Vec<bool>);
-
-/// Whether an edge kind is possible between a follower and a followee.
-type Possible = fn(&Known, &Known) -> bool;
-
+/// For each pair of a batch (as indexes into its users), whether a follow,
+/// a request, a block and a block the other way exist — in one pass over
+/// the pairs, then one existence check per kind. A pair is probed only for
+/// the kinds its ends' exact counters or block flags leave possible: a
+/// follow needs a follower with follows and a followee with followers, a
+/// request a target with pending requests, a block a blocker that blocks
+/// someone. Pairs with an unknown or inactive end are not probed (the batch
+/// fails on them).
 fn probe(
     tx: &dyn crate::store::WriteTx,
-    batch: &[(UserId, UserId)],
-    known: &HashMap<UserId, Known>,
-) -> Result<Probed> {
-    let kinds: [(EdgeKind, bool, Possible); 4] = [
-        (EdgeKind::Follow, false, |f, t| {
-            f.counts.following > 0 && t.counts.followers > 0
-        }),
-        (EdgeKind::Request, false, |_, t| {
-            t.counts.pending_requests > 0
-        }),
-        (EdgeKind::Block, false, |f, _| f.blocks),
-        (EdgeKind::Block, true, |_, t| t.blocks),
+    ids: &[UserId],
+    rows: &[(u32, u32)],
+    known: &[Option<Known>],
+) -> Result<[Vec<bool>; 4]> {
+    const KINDS: [(EdgeKind, bool); 4] = [
+        (EdgeKind::Follow, false),
+        (EdgeKind::Request, false),
+        (EdgeKind::Block, false),
+        (EdgeKind::Block, true),
     ];
-    let mut out: Vec<Vec<bool>> = Vec::with_capacity(4);
-    for (kind, reversed, possible) in kinds {
-        let mut at = Vec::new();
-        let mut pairs = Vec::new();
-        for (i, &(from, to)) in batch.iter().enumerate() {
-            if let (Some(f), Some(t)) = (known.get(&from), known.get(&to))
-                && f.active
-                && t.active
-                && possible(f, t)
-            {
-                at.push(i);
-                pairs.push(if reversed { (to, from) } else { (from, to) });
+    let mut at: [Vec<usize>; 4] = Default::default();
+    let mut pairs: [Vec<(UserId, UserId)>; 4] = Default::default();
+    for (i, &(f, t)) in rows.iter().enumerate() {
+        let (f, t) = (f as usize, t as usize);
+        let (Some(Some(fk)), Some(Some(tk))) = (known.get(f), known.get(t)) else {
+            continue;
+        };
+        if !(fk.active && tk.active) {
+            continue;
+        }
+        let (Some(&from), Some(&to)) = (ids.get(f), ids.get(t)) else {
+            continue;
+        };
+        let possible = [
+            fk.counts.following > 0 && tk.counts.followers > 0,
+            tk.counts.pending_requests > 0,
+            fk.blocks,
+            tk.blocks,
+        ];
+        for (k, p) in possible.into_iter().enumerate() {
+            if p {
+                at[k].push(i);
+                pairs[k].push(if KINDS[k].1 { (to, from) } else { (from, to) });
             }
         }
-        let found = if pairs.is_empty() {
-            Vec::new()
-        } else {
-            tx.edges_exist(kind, &pairs)?
-        };
-        if found.len() != pairs.len() {
-            return Err(Error::storage(
-                "edges_exist answered another number of rows",
-            ));
-        }
-        let mut v = vec![false; batch.len()];
-        for (i, hit) in at.into_iter().zip(found) {
-            v[i] = hit;
-        }
-        out.push(v);
     }
-    let mut it = out.into_iter();
-    match (it.next(), it.next(), it.next(), it.next()) {
-        (Some(a), Some(b), Some(c), Some(d)) => Ok((a, b, c, d)),
-        _ => Err(Error::storage("probe")),
+    let mut out: [Vec<bool>; 4] = Default::default();
+    for (k, (kind, _)) in KINDS.into_iter().enumerate() {
+        let mut v = vec![false; rows.len()];
+        if !pairs[k].is_empty() {
+            let found = tx.edges_exist(kind, &pairs[k])?;
+            if found.len() != pairs[k].len() {
+                return Err(Error::storage(
+                    "edges_exist answered another number of rows",
+                ));
+            }
+            for (&i, hit) in at[k].iter().zip(found) {
+                v[i] = hit;
+            }
+        }
+        out[k] = v;
     }
+    Ok(out)
 }
 
 impl Kinfolk {
@@ -311,13 +341,19 @@ impl Kinfolk {
             .await?;
         if let Some(c) = cache {
             // New users: active, no counts, no blocks — known without a read.
-            let stale = c.known().at != Some(start);
+            let stale = c.at() != Some(start);
             let fresh = Known {
                 active: true,
                 counts: Default::default(),
                 blocks: false,
             };
-            c.remember(stale, end, ids.iter().map(|&id| (id, fresh)).collect());
+            c.commit(
+                stale,
+                Some(end),
+                ids.iter()
+                    .map(|&id| (id, Delta::default(), Some(fresh)))
+                    .collect(),
+            );
         }
         Ok(ids)
     }
@@ -380,39 +416,65 @@ impl Kinfolk {
         let mut ids: Vec<UserId> = batch.iter().flat_map(|&(a, b)| [a, b]).collect();
         ids.sort_unstable();
         ids.dedup();
+        // The batch's rows as indexes into `ids`: the rules below work on
+        // vectors aligned with `ids` instead of maps keyed by id.
+        let index: IdMap<u32> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u32))
+            .collect();
+        let rows: Vec<(u32, u32)> = batch
+            .iter()
+            .map(|(a, b)| match (index.get(a), index.get(b)) {
+                (Some(&a), Some(&b)) => Ok((a, b)),
+                _ => Err(Error::corrupt("import batch index")),
+            })
+            .collect::<Result<_>>()?;
+        drop(index);
+        drop(batch);
         let session = self.bulk.is_some();
         // In a session: the counter changes of its earlier batches, which
         // the store does not hold yet; on a store with serial writes also
         // what the session knows of these users.
-        let deferred: HashMap<UserId, Delta> = self
-            .bulk
-            .as_ref()
-            .map(|b| b.deltas_of(&ids))
-            .unwrap_or_default();
         let cache = self.cache().cloned();
         let caching = cache.is_some();
-        let snapshot: Snapshot = cache.as_ref().map(|c| c.snapshot(&ids)).unwrap_or_default();
+        let snapshot: Snapshot = match &self.bulk {
+            Some(b) => b.snapshot(&ids),
+            None => Snapshot {
+                at: None,
+                deferred: vec![Delta::default(); ids.len()],
+                known: vec![None; ids.len()],
+            },
+        };
         let out = self
             .wr(move |tx| {
+                let n = ids.len();
                 // The cache holds only if nothing was written since the
                 // session's last batch (every write takes a number).
                 let start = if caching { tx.last_seq()? } else { 0 };
-                let valid = caching && snapshot.0 == Some(start);
-                let mut known: HashMap<UserId, Known> = if valid {
-                    snapshot.1.clone()
+                let valid = caching && snapshot.at == Some(start);
+                let mut known: Vec<Option<Known>> = if valid {
+                    snapshot.known.clone()
                 } else {
-                    HashMap::with_capacity(ids.len())
+                    vec![None; n]
                 };
                 let missing: Vec<UserId> = ids
                     .iter()
-                    .copied()
-                    .filter(|id| !known.contains_key(id))
+                    .zip(&known)
+                    .filter(|(_, k)| k.is_none())
+                    .map(|(id, _)| *id)
                     .collect();
                 // Whole records only where this batch writes them back
                 // (outside a session).
-                let mut records: HashMap<UserId, User> = HashMap::new();
+                let mut records: Vec<Option<User>> = Vec::new();
+                if !session {
+                    records.resize_with(n, || None);
+                }
                 for mut u in tx.users(&missing)? {
-                    if let Some(d) = deferred.get(&u.id) {
+                    let Ok(i) = ids.binary_search(&u.id) else {
+                        return Err(Error::storage("users answered a user not asked for"));
+                    };
+                    if let Some(d) = snapshot.deferred.get(i) {
                         d.apply(&mut u)?;
                     }
                     // Whether it blocks anyone: asked once per user when the
@@ -422,160 +484,158 @@ impl Kinfolk {
                         || !tx
                             .edge_keys(EdgeKind::Block, Anchor::From(u.id), None, 1)?
                             .is_empty();
-                    known.insert(
-                        u.id,
-                        Known {
-                            active: u.is_active(),
-                            counts: u.counts,
-                            blocks,
-                        },
-                    );
-                    if !session {
-                        records.insert(u.id, u);
+                    known[i] = Some(Known {
+                        active: u.is_active(),
+                        counts: u.counts,
+                        blocks,
+                    });
+                    if let Some(r) = records.get_mut(i) {
+                        *r = Some(u);
                     }
                 }
-                let before: HashMap<UserId, crate::profile::Counts> =
-                    known.iter().map(|(&id, k)| (id, k.counts)).collect();
-                let (follows, requests, blocks, blocked_by) = probe(tx, &batch, &known)?;
+                let before: Vec<Option<crate::profile::Counts>> =
+                    known.iter().map(|k| k.map(|k| k.counts)).collect();
+                let [follows, requests, blocks, blocked_by] = probe(tx, &ids, &rows, &known)?;
                 let scan_limit = usize::try_from(cap).unwrap_or(usize::MAX);
                 // Pending outgoing requests per follower (read when first
                 // needed), for the cap: follows + outgoing requests <= cap.
-                let mut out_requests: HashMap<UserId, u64> = HashMap::new();
-                let mut changed: HashSet<UserId> = HashSet::new();
-                let mut added: HashSet<(UserId, UserId)> = HashSet::new();
+                let mut out_requests: Vec<Option<u64>> = vec![None; n];
+                let mut changed = vec![false; n];
+                let mut added: foldhash::HashSet<(u32, u32)> = Default::default();
                 // (follower, followee, whether a pending request became the follow)
-                let mut rows: Vec<(UserId, UserId, bool)> = Vec::with_capacity(batch.len());
-                for (i, &(from, to)) in batch.iter().enumerate() {
-                    if from == to {
+                let mut kept: Vec<(u32, u32, bool)> = Vec::with_capacity(rows.len());
+                for (i, &(fi, ti)) in rows.iter().enumerate() {
+                    let (f, t) = (fi as usize, ti as usize);
+                    if f == t {
                         return Err(Error::CannotFollowSelf);
                     }
-                    for id in [from, to] {
-                        if !known.get(&id).is_some_and(|k| k.active) {
+                    for x in [f, t] {
+                        if !known[x].is_some_and(|k| k.active) {
                             return Err(Error::user_not_found());
                         }
                     }
-                    if follows[i] || !added.insert((from, to)) {
+                    if follows[i] || !added.insert((fi, ti)) {
                         continue;
                     }
                     if blocks[i] || blocked_by[i] {
                         return Err(Error::Blocked);
                     }
-                    let pending = match out_requests.entry(from) {
-                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                            tx.edge_keys(EdgeKind::Request, Anchor::From(from), None, scan_limit)?
+                    let pending = match &mut out_requests[f] {
+                        Some(p) => p,
+                        slot @ None => slot.insert(
+                            tx.edge_keys(EdgeKind::Request, Anchor::From(ids[f]), None, scan_limit)?
                                 .len() as u64,
                         ),
                     };
-                    let f = known
-                        .get_mut(&from)
-                        .ok_or_else(|| Error::corrupt("import cache"))?;
+                    let Some(fk) = known[f].as_mut() else {
+                        return Err(Error::corrupt("import cache"));
+                    };
                     if requests[i] {
                         // The pending request becomes the follow: its cap slot
                         // passes to the follow, the target's pending count drops.
                         *pending = pending.saturating_sub(1);
-                    } else if f.counts.following.saturating_add(*pending) >= cap {
+                    } else if fk.counts.following.saturating_add(*pending) >= cap {
                         return Err(Error::LimitExceeded {
                             what: "following",
                             limit: cap,
                         });
                     }
-                    f.counts.following += 1;
-                    let t = known
-                        .get_mut(&to)
-                        .ok_or_else(|| Error::corrupt("import cache"))?;
-                    t.counts.followers += 1;
+                    fk.counts.following += 1;
+                    let Some(tk) = known[t].as_mut() else {
+                        return Err(Error::corrupt("import cache"));
+                    };
+                    tk.counts.followers += 1;
                     if requests[i] {
-                        t.counts.pending_requests =
-                            t.counts.pending_requests.checked_sub(1).ok_or_else(|| {
+                        tk.counts.pending_requests =
+                            tk.counts.pending_requests.checked_sub(1).ok_or_else(|| {
                                 Error::corrupt(format!(
-                                    "pending_requests counter of {to} below zero"
+                                    "pending_requests counter of {} below zero",
+                                    ids[t]
                                 ))
                             })?;
                     }
-                    changed.extend([from, to]);
-                    rows.push((from, to, requests[i]));
+                    changed[f] = true;
+                    changed[t] = true;
+                    kept.push((fi, ti, requests[i]));
                 }
                 // Every row is good: the requests that became follows go, the
                 // follows take consecutive numbers in batch order (below the
                 // batch's one event), and are loaded in key order.
-                for &(from, to, _) in rows.iter().filter(|r| r.2) {
-                    tx.delete_edge(EdgeKind::Request, from, to)?;
+                for &(f, t, _) in kept.iter().filter(|r| r.2) {
+                    tx.delete_edge(EdgeKind::Request, ids[f as usize], ids[t as usize])?;
                 }
-                let seqs = tx.reserve_seqs(now, rows.len())?;
-                if seqs.len() != rows.len() {
+                let seqs = tx.reserve_seqs(now, kept.len())?;
+                if seqs.len() != kept.len() {
                     return Err(Error::storage(
                         "reserve_seqs answered another number of sequence numbers",
                     ));
                 }
-                let mut edges: Vec<Edge> = rows
+                let mut edges: Vec<Edge> = kept
                     .iter()
                     .zip(seqs)
-                    .map(|(&(from, to, _), seq)| Edge {
+                    .map(|(&(f, t, _), seq)| Edge {
                         kind: EdgeKind::Follow,
-                        from,
-                        to,
+                        from: ids[f as usize],
+                        to: ids[t as usize],
                         since: now,
                         seq,
                         until: None,
                     })
                     .collect();
+                // `ids` is sorted, so index order is id order.
                 edges.sort_unstable_by_key(|e| (e.from, e.to));
                 tx.load_edges(&edges)?;
-                let mut touched: Vec<UserId> = changed.into_iter().collect();
-                touched.sort_unstable();
-                let mut deltas = Vec::new();
+                // The touched users, in id order (`ids` is sorted).
+                let touched = (0..n).filter(|&i| changed[i]);
+                let mut users: Vec<(UserId, Delta, Option<Known>)> = Vec::new();
                 if session {
                     // In a session the counters are written when it ends; this
                     // batch's changes go back to the session (once committed).
-                    deltas.reserve(touched.len());
-                    for id in &touched {
-                        let (Some(b), Some(k)) = (before.get(id), known.get(id)) else {
-                            return Err(Error::corrupt("import cache"));
+                    users.reserve(n);
+                    for i in 0..n {
+                        let delta = if changed[i] {
+                            let (Some(b), Some(k)) = (&before[i], &known[i]) else {
+                                return Err(Error::corrupt("import cache"));
+                            };
+                            Delta::between(b, &k.counts)?
+                        } else {
+                            Delta::default()
                         };
-                        deltas.push((*id, Delta::between(b, &k.counts)?));
+                        users.push((ids[i], delta, if caching { known[i] } else { None }));
                     }
-                    if !touched.is_empty() {
+                    if changed.contains(&true) {
                         tx.append_change(now, Change::Imported { users: Vec::new() })?;
                     }
                 } else {
                     // Each changed record is the user as read in this
                     // transaction with the counters computed above.
-                    let mut written = Vec::with_capacity(touched.len());
-                    for id in &touched {
-                        let (Some(mut u), Some(k)) = (records.remove(id), known.get(id)) else {
+                    let mut written = Vec::new();
+                    for i in touched {
+                        let (Some(mut u), Some(k)) = (records[i].take(), known[i]) else {
                             return Err(Error::corrupt("import cache"));
                         };
                         u.counts = k.counts;
                         written.push(u);
                     }
                     tx.put_users(&written)?;
-                    if !touched.is_empty() {
-                        tx.append_change(now, Change::Imported { users: touched })?;
+                    if !written.is_empty() {
+                        let users = written.iter().map(|u| u.id).collect();
+                        tx.append_change(now, Change::Imported { users })?;
                     }
                 }
-                let end = if caching { tx.last_seq()? } else { 0 };
-                let known: Vec<(UserId, Known)> = if caching {
-                    known.into_iter().collect()
-                } else {
-                    Vec::new()
-                };
+                let end = if caching { Some(tx.last_seq()?) } else { None };
                 Ok(Done {
                     added: edges.len() as u64,
-                    deltas,
                     stale: !valid,
                     end,
-                    known,
+                    users,
                 })
             })
             .instrument(span)
             .metered("import_follows")
             .await?;
         if let Some(b) = &self.bulk {
-            b.add(out.deltas);
-        }
-        if let Some(c) = cache {
-            c.remember(out.stale, out.end, out.known);
+            b.commit(out.stale, out.end, out.users);
         }
         Ok(out.added)
     }
