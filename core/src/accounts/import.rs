@@ -242,8 +242,8 @@ fn probe(
             continue;
         };
         let possible = [
-            fk.counts.following > 0 && tk.counts.followers > 0,
-            tk.counts.pending_requests > 0,
+            fk.counts.may_follow(&tk.counts),
+            tk.counts.may_have_requests(),
             fk.blocks,
             tk.blocks,
         ];

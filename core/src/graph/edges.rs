@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::feed::Change;
 use crate::graph::{Anchor, Edge, EdgeKind, Relationship};
 use crate::id::UserId;
-use crate::profile::User;
+use crate::profile::{Counts, User};
 use crate::store::{ReadTx, WriteTx};
 
 /// Batch size for scans that walk a whole edge list inside one transaction.
@@ -60,18 +60,18 @@ pub(crate) fn probes_between(
     }
     let vc = &viewer.counts;
     let oc = other.map(|u| &u.counts);
-    let follows_out = vc.following > 0 && oc.is_none_or(|c| c.followers > 0);
-    let follows_in = vc.followers > 0 && oc.is_none_or(|c| c.following > 0);
+    let follows_out = oc.map_or(vc.following > 0, |c| vc.may_follow(c));
+    let follows_in = oc.map_or(vc.followers > 0, |c| c.may_follow(vc));
     if follows_out {
         out.push((EdgeKind::Follow, v, oid));
     }
     if follows_in {
         out.push((EdgeKind::Follow, oid, v));
     }
-    if oc.is_none_or(|c| c.pending_requests > 0) {
+    if oc.is_none_or(Counts::may_have_requests) {
         out.push((EdgeKind::Request, v, oid));
     }
-    if vc.pending_requests > 0 {
+    if vc.may_have_requests() {
         out.push((EdgeKind::Request, oid, v));
     }
     out.push((EdgeKind::Block, v, oid));

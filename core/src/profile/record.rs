@@ -32,6 +32,22 @@ pub struct Counts {
     pub rooms: u64,
 }
 
+impl Counts {
+    /// Whether these exact counters leave a follow edge from their user to
+    /// one with `followee`'s counters possible: the follower follows
+    /// someone and the followee has followers. Reads and the bulk import
+    /// skip the store probes this rules out.
+    pub(crate) fn may_follow(&self, followee: &Counts) -> bool {
+        self.following > 0 && followee.followers > 0
+    }
+
+    /// Whether these exact counters leave a pending follow request *to*
+    /// their user possible.
+    pub(crate) fn may_have_requests(&self) -> bool {
+        self.pending_requests > 0
+    }
+}
+
 /// A user as stored. Stores persist and return it whole; kinfolk's rules
 /// decide every change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
