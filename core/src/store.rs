@@ -317,10 +317,14 @@ pub trait ReadTx {
         }
         others.sort_unstable();
         others.dedup();
+        // A page probes hundreds of keys: look each edge up in a sorted
+        // copy rather than scanning the probes per edge.
+        let mut wanted = probes.to_vec();
+        wanted.sort_unstable();
         Ok(self
             .edges_between(user, &others)?
             .into_iter()
-            .filter(|e| probes.contains(&(e.kind, e.from, e.to)))
+            .filter(|e| wanted.binary_search(&(e.kind, e.from, e.to)).is_ok())
             .collect())
     }
 
